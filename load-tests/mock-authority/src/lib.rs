@@ -1,0 +1,374 @@
+//! A mock authority back-end: a real HTTP(S) server on loopback that receives pushed messages.
+//!
+//! Tests and load tests start it on port 0, point a destination at it, and ask it afterwards
+//! what arrived: the exact bytes per message id, how often each id arrived (duplicates), and
+//! when. Its behaviour can be switched at run time (accept, fail with a status, hang) and it
+//! can be stopped and restarted on the same port to simulate an outage.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+/// What the authority answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// 200 for every message (the normal case).
+    Accept,
+    /// This status for every message, with an optional `Retry-After` (seconds).
+    Fail {
+        status: u16,
+        retry_after: Option<u64>,
+    },
+    /// Never answer (the router's timeout must fire).
+    Hang,
+}
+
+/// One received message.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub id: String,
+    pub body: Bytes,
+    pub headers: http::HeaderMap,
+    pub at: SystemTime,
+    pub path: String,
+}
+
+#[derive(Default)]
+struct State {
+    /// Every delivery in arrival order (also the duplicates).
+    log: Vec<Received>,
+    /// First arrival per message id.
+    first: HashMap<String, usize>,
+    /// Deliveries of the same id with different bytes (must never happen).
+    mismatches: Vec<String>,
+}
+
+/// Shared view of what the authority received; survives stop/restart.
+#[derive(Clone)]
+pub struct Inbox {
+    state: Arc<Mutex<State>>,
+    mode: Arc<Mutex<Mode>>,
+    requests: Arc<AtomicU64>,
+    /// Keep bodies in memory (tests) or only their SHA-256 (long load tests).
+    keep_bodies: bool,
+}
+
+impl Inbox {
+    pub fn new(keep_bodies: bool) -> Self {
+        Inbox {
+            state: Arc::default(),
+            mode: Arc::new(Mutex::new(Mode::Accept)),
+            requests: Arc::default(),
+            keep_bodies,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_mode(&self, m: Mode) {
+        *self.mode.lock().unwrap_or_else(|p| p.into_inner()) = m;
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Requests seen, including failed and hung ones.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Distinct message ids delivered (answered 2xx).
+    pub fn distinct(&self) -> usize {
+        self.lock().first.len()
+    }
+
+    /// Deliveries in total (duplicates included).
+    pub fn deliveries(&self) -> usize {
+        self.lock().log.len()
+    }
+
+    /// Deliveries beyond the first per id.
+    pub fn duplicates(&self) -> usize {
+        let s = self.lock();
+        s.log.len() - s.first.len()
+    }
+
+    /// Ids that arrived twice with different bytes.
+    pub fn mismatches(&self) -> Vec<String> {
+        self.lock().mismatches.clone()
+    }
+
+    /// The first delivery of `id`.
+    pub fn get(&self, id: &str) -> Option<Received> {
+        let s = self.lock();
+        s.first.get(id).map(|&i| s.log[i].clone())
+    }
+
+    /// All deliveries in arrival order.
+    pub fn log(&self) -> Vec<Received> {
+        self.lock().log.clone()
+    }
+
+    /// How often `id` arrived.
+    pub fn count(&self, id: &str) -> usize {
+        self.lock().log.iter().filter(|r| r.id == id).count()
+    }
+
+    /// Waits until `n` distinct ids arrived, or the timeout passes. Returns whether it happened.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.distinct() >= n {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn record(&self, r: Received) {
+        let mut s = self.lock();
+        let stored_body = if self.keep_bodies {
+            r.body.clone()
+        } else {
+            Bytes::copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &r.body).as_ref())
+        };
+        let r = Received {
+            body: stored_body,
+            ..r
+        };
+        if let Some(&i) = s.first.get(&r.id) {
+            if s.log[i].body != r.body {
+                let id = r.id.clone();
+                s.mismatches.push(id);
+            }
+        } else {
+            let i = s.log.len();
+            s.first.insert(r.id.clone(), i);
+        }
+        s.log.push(r);
+    }
+
+    /// A JSON summary (used by the binary's `/stats` endpoint).
+    pub fn stats_json(&self) -> serde_json::Value {
+        let s = self.lock();
+        serde_json::json!({
+            "requests": self.requests(),
+            "deliveries": s.log.len(),
+            "distinct": s.first.len(),
+            "duplicates": s.log.len() - s.first.len(),
+            "mismatches": s.mismatches.len(),
+        })
+    }
+}
+
+/// A running mock authority.
+pub struct MockAuthority {
+    pub addr: SocketAddr,
+    pub inbox: Inbox,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stop: Option<watch::Sender<bool>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockAuthority {
+    /// Starts on `127.0.0.1:0` with plain HTTP.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_on(
+            "127.0.0.1:0".parse().expect("static"),
+            None,
+            Inbox::new(true),
+        )
+        .await
+    }
+
+    /// Starts on `addr`, with TLS if `tls` is given, recording into `inbox`.
+    pub async fn start_on(
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        inbox: Inbox,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = watch::channel(false);
+        let task = tokio::spawn(serve(listener, tls.clone(), inbox.clone(), rx));
+        Ok(MockAuthority {
+            addr,
+            inbox,
+            tls,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// The URL of the inbox endpoint.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/inbox", self.addr)
+    }
+
+    /// Stops listening and drops open connections (the authority is "down").
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(true);
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+
+    /// Starts again on the same address with the same inbox.
+    pub async fn restart(&mut self) -> std::io::Result<()> {
+        self.stop().await;
+        let mut last = None;
+        // The port may linger briefly after the abort.
+        for _ in 0..50 {
+            match TcpListener::bind(self.addr).await {
+                Ok(listener) => {
+                    let (tx, rx) = watch::channel(false);
+                    self.task = Some(tokio::spawn(serve(
+                        listener,
+                        self.tls.clone(),
+                        self.inbox.clone(),
+                        rx,
+                    )));
+                    self.stop = Some(tx);
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("cannot rebind")))
+    }
+}
+
+impl Drop for MockAuthority {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    inbox: Inbox,
+    mut stop: watch::Receiver<bool>,
+) {
+    let acceptor = tls.map(TlsAcceptor::from);
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r { Ok(s) => s, Err(_) => continue },
+            _ = stop.changed() => break,
+        };
+        let inbox = inbox.clone();
+        let acceptor = acceptor.clone();
+        conns.spawn(async move {
+            let svc = service_fn(move |req| handle(inbox.clone(), req));
+            let builder = auto::Builder::new(TokioExecutor::new());
+            match acceptor {
+                Some(a) => {
+                    if let Ok(s) = a.accept(stream).await {
+                        let _ = builder.serve_connection(TokioIo::new(s), svc).await;
+                    }
+                }
+                None => {
+                    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                }
+            }
+        });
+        while conns.try_join_next().is_some() {}
+    }
+    conns.abort_all();
+}
+
+async fn handle(
+    inbox: Inbox,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let reply = |status: StatusCode, body: &'static str| {
+        let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+        *r.status_mut() = status;
+        Ok(r)
+    };
+    if req.method() == http::Method::GET && req.uri().path() == "/stats" {
+        let mut r = Response::new(Full::new(Bytes::from(inbox.stats_json().to_string())));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        return Ok(r);
+    }
+    if req.method() != http::Method::POST {
+        return reply(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
+    }
+    inbox.requests.fetch_add(1, Ordering::Relaxed);
+    let headers = req.headers().clone();
+    let path = req.uri().path().to_owned();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return reply(StatusCode::BAD_REQUEST, "body read failed\n"),
+    };
+    match inbox.mode() {
+        Mode::Accept => {}
+        Mode::Fail {
+            status,
+            retry_after,
+        } => {
+            let mut r = Response::new(Full::new(Bytes::from_static(b"mock authority refuses\n")));
+            *r.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if let Some(s) = retry_after {
+                r.headers_mut()
+                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(s));
+            }
+            return Ok(r);
+        }
+        Mode::Hang => {
+            std::future::pending::<()>().await;
+        }
+    }
+    let id = headers
+        .get("xoev-nachrichten-uuid")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            "missing or invalid xoev-nachrichten-uuid header\n",
+        );
+    }
+    inbox.record(Received {
+        id,
+        body,
+        headers,
+        at: SystemTime::now(),
+        path,
+    });
+    reply(StatusCode::OK, "received\n")
+}
