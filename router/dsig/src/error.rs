@@ -20,6 +20,9 @@ pub enum VerifyError {
     /// No `ds:Signature` child of the root element.
     #[error("document is not signed: no ds:Signature child of the root element")]
     Unsigned,
+    /// The root element is itself a `ds:Signature` (an enveloping signature).
+    #[error("enveloping signature refused: ds:Signature is the root element")]
+    EnvelopingSignature,
     /// More than one `ds:Signature` child of the root element.
     #[error("more than one ds:Signature child of the root element")]
     MultipleSignatures,
@@ -207,7 +210,7 @@ impl VerifyError {
     pub fn label(&self) -> &'static str {
         match self {
             Self::Unsigned => "unsigned",
-            Self::MultipleSignatures | Self::NestedSignature { .. } => "misplaced_signature",
+            Self::MultipleSignatures | Self::NestedSignature { .. } | Self::EnvelopingSignature => "misplaced_signature",
             Self::MalformedSignature { .. }
             | Self::UnexpectedElement { .. }
             | Self::InvalidBase64 { .. } => "malformed_signature",

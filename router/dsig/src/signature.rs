@@ -111,6 +111,10 @@ fn algorithm_attr<'d>(e: &Element<'d>, name: &'static str) -> Result<&'d str, Ve
 /// Reads a C14N method element (CanonicalizationMethod or Transform) with
 /// its optional `ec:InclusiveNamespaces` child.
 fn c14n_method(e: &Element<'_>, name: &'static str, alg: &str) -> Result<Method, VerifyError> {
+    // Name the unsupported algorithm before complaining about its parameters.
+    if let Err(C14nError::Unsupported(algorithm)) = Method::from_uri(alg, None) {
+        return Err(VerifyError::UnsupportedAlgorithm { algorithm });
+    }
     let children = element_children(e, name)?;
     let mut prefix_list = None;
     for (i, child) in children.iter().enumerate() {

@@ -153,6 +153,9 @@ pub fn verify<'d>(
 /// Finds the one `ds:Signature` child of the root and indexes ID attributes,
 /// refusing other signatures anywhere and duplicate IDs (one pass).
 fn locate<'d>(root: Element<'d>) -> Result<(Element<'d>, HashMap<&'d str, NodeId>), VerifyError> {
+    if root.is(uri::DSIG_NS, "Signature") {
+        return Err(VerifyError::EnvelopingSignature);
+    }
     let mut signature = None;
     let mut ids: HashMap<&'d str, NodeId> = HashMap::new();
     for e in std::iter::once(root).chain(root.descendants()) {
