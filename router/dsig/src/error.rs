@@ -210,7 +210,9 @@ impl VerifyError {
     pub fn label(&self) -> &'static str {
         match self {
             Self::Unsigned => "unsigned",
-            Self::MultipleSignatures | Self::NestedSignature { .. } | Self::EnvelopingSignature => "misplaced_signature",
+            Self::MultipleSignatures | Self::NestedSignature { .. } | Self::EnvelopingSignature => {
+                "misplaced_signature"
+            }
             Self::MalformedSignature { .. }
             | Self::UnexpectedElement { .. }
             | Self::InvalidBase64 { .. } => "malformed_signature",
