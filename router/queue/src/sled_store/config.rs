@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::{Limits, NoopObserver, QueueObserver};
+use crate::api::{Limits, NoopObserver, QueueObserver, Timestamp};
 
 /// Everything [`SledStore::open`](super::SledStore::open) needs. Build it with
 /// [`SledConfig::new`] and adjust the public fields; the defaults suit production.
@@ -33,6 +33,12 @@ pub struct SledConfig {
     /// `wait_durable` flushes and syncs by itself, one after another. Only for measuring what
     /// group commit buys; never turn it off in production.
     pub group_commit: bool,
+    /// The time `open` uses when it returns the previous process's leases to `Queued`.
+    /// `None` (default): the wall clock. Tests that drive time set it.
+    pub now_at_open: Option<Timestamp>,
+    /// How long `open` waits for the directory's lock (held by another process, or by a store
+    /// of this process that was just dropped and is still being freed). Default 5 s.
+    pub lock_wait: Duration,
 }
 
 impl SledConfig {
@@ -48,6 +54,8 @@ impl SledConfig {
             max_history_events: 64,
             max_detail_bytes: 1024,
             group_commit: true,
+            now_at_open: None,
+            lock_wait: Duration::from_secs(5),
         }
     }
 }
@@ -63,6 +71,8 @@ impl fmt::Debug for SledConfig {
             .field("max_history_events", &self.max_history_events)
             .field("max_detail_bytes", &self.max_detail_bytes)
             .field("group_commit", &self.group_commit)
+            .field("now_at_open", &self.now_at_open)
+            .field("lock_wait", &self.lock_wait)
             .finish_non_exhaustive()
     }
 }

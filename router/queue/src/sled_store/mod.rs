@@ -85,14 +85,7 @@ impl SledStore {
         std::fs::create_dir_all(&config.dir).map_err(|e| {
             StoreError::Storage(format!("cannot create {}: {e}", config.dir.display()))
         })?;
-        let db = sled::Config::new()
-            .path(&config.dir)
-            .cache_capacity(config.cache_capacity_bytes)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| {
-                StoreError::Storage(format!("cannot open {}: {e}", config.dir.display()))
-            })?;
+        let db = open_db(&config)?;
         let trees = Trees::open(db.clone()).map_err(storage)?;
         check_format(&trees)?;
         let files = files::FileSyncer::open(&config.dir)
@@ -118,7 +111,7 @@ impl SledStore {
                 max_detail_bytes: config.max_detail_bytes,
             },
         };
-        inner.return_leases_at_open(Timestamp::now())?;
+        inner.return_leases_at_open(config.now_at_open.unwrap_or_else(Timestamp::now))?;
         inner.rebuild_depths()?;
         Ok(SledStore {
             inner: Arc::new(inner),
@@ -163,6 +156,34 @@ impl SledStore {
         tokio::task::spawn_blocking(move || f(&inner))
             .await
             .map_err(|e| StoreError::Storage(format!("store task failed: {e}")))?
+    }
+}
+
+/// Opens sled. sled frees a closed database's file (and its lock) through epoch-based
+/// reclamation, i.e. a little later, so a reopen in the same process retries for a short time.
+fn open_db(config: &SledConfig) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        let result = sled::Config::new()
+            .path(&config.dir)
+            .cache_capacity(config.cache_capacity_bytes)
+            .flush_every_ms(None)
+            .open();
+        match result {
+            Ok(db) => return Ok(db),
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < config.lock_wait =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(StoreError::Storage(format!(
+                    "cannot open {}: {e}",
+                    config.dir.display()
+                )));
+            }
+        }
     }
 }
 
