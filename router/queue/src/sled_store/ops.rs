@@ -8,12 +8,12 @@ use bytes::Bytes;
 
 use super::Inner;
 use super::keys::MAX_DESTINATION_LEN;
-use super::record::{Stored, decode_payload, decode_record};
+use super::record::{Stored, decode_payload, decode_record, encode_payload};
 use super::transitions;
 use super::tx::{Tx, TxResult, storage};
 use crate::api::{
-    Completion, DurableTicket, Enqueued, EventKind, LeaseToken, Leased, MessageId, MessageRecord,
-    NewMessage, State, StoreError, Timestamp,
+    Completion, DurableTicket, Enqueued, EventKind, LeaseToken, Leased, Limits, MessageId,
+    MessageRecord, NewMessage, State, StoreError, Timestamp,
 };
 
 /// Last error of a message whose payload is gone while it still had to be delivered.
@@ -52,17 +52,29 @@ impl Inner {
             });
         }
         self.ensure_open()?;
-        // A resubmission gets its original answer even when the limits are reached.
-        if let Some(existing) = self.read_record(msg.id)? {
-            let ticket = self.flusher.current();
-            return Ok(self.dedup(existing, &msg, ticket));
-        }
         let size = msg.payload.len() as u64;
         let limits = self
             .limits
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        if let Err(refused) = self.check_limits(&msg, size, &limits) {
+            // A resubmission gets its original answer even when the limits are reached; the
+            // lookup is only paid on this path (the transaction deduplicates otherwise).
+            if let Some(existing) = self.read_record(msg.id)? {
+                let ticket = self.flusher.current();
+                return Ok(self.dedup(existing, &msg, ticket));
+            }
+            return Err(refused);
+        }
+        let result = self.enqueue_reserved(&msg);
+        self.depths.unreserve(&msg.destination, size);
+        result
+    }
+
+    /// Checks the free-disk floor, then reserves the destination's bytes (released by the
+    /// caller). Refusals write nothing (invariant 11).
+    fn check_limits(&self, msg: &NewMessage, size: u64, limits: &Limits) -> Result<(), StoreError> {
         let free = self
             .disk
             .free_bytes()
@@ -83,10 +95,7 @@ impl Inner {
                 destination: msg.destination.clone(),
                 pending_bytes: r.pending_bytes,
                 limit: limits.max_pending_bytes_per_destination,
-            })?;
-        let result = self.enqueue_reserved(&msg);
-        self.depths.unreserve(&msg.destination, size);
-        result
+            })
     }
 
     fn enqueue_reserved(&self, msg: &NewMessage) -> Result<Enqueued, StoreError> {
@@ -94,11 +103,12 @@ impl Inner {
         // inside a transaction (sled #1139).
         let seq = self.trees.db.generate_id().map_err(storage)?;
         let fresh = transitions::accepted(msg, seq, self.bounds);
+        let sealed = encode_payload(&msg.payload);
         let (existing, ticket) = self.commit(|tx| {
             if let Some(existing) = tx.load(msg.id)? {
                 return Ok(Some(existing));
             }
-            tx.put_payload(msg.id, &msg.payload)?;
+            tx.put_sealed_payload(msg.id, &sealed)?;
             tx.write(None, Some(&fresh))?;
             Ok(None)
         })?;

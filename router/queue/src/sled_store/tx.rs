@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::depth::DepthDelta;
 use super::keys;
-use super::record::{Stored, decode_payload, decode_record, encode_payload, encode_record};
+use super::record::{Stored, decode_payload, decode_record, encode_record};
 use crate::api::{State, StoreError};
 
 pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -313,9 +313,10 @@ impl Tx<'_> {
         }
     }
 
-    pub(crate) fn put_payload(&self, id: Uuid, payload: &[u8]) -> TxResult<()> {
-        self.payloads
-            .insert(id.as_bytes(), encode_payload(payload))?;
+    /// Stores a payload already sealed with `encode_payload` (sealed outside the transaction,
+    /// which holds sled's process-wide lock while it runs).
+    pub(crate) fn put_sealed_payload(&self, id: Uuid, sealed: &[u8]) -> TxResult<()> {
+        self.payloads.insert(id.as_bytes(), sealed)?;
         Ok(())
     }
 
