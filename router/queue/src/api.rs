@@ -232,6 +232,10 @@ pub enum StoreError {
     LeaseLost(MessageId),
     #[error("message {0} not found")]
     NotFound(MessageId),
+    /// The message's payload was missing or corrupt when it was to be delivered; the message
+    /// was moved to the dead letters (last error says why).
+    #[error("payload of message {0} is missing or corrupt; moved to the dead letters")]
+    PayloadLost(MessageId),
     /// The operation does not fit the message's state (e.g. replaying a delivered message).
     #[error("message {id} is {state:?}, expected {expected}")]
     WrongState {
@@ -239,6 +243,10 @@ pub enum StoreError {
         state: State,
         expected: &'static str,
     },
+    /// The message cannot be stored as given (e.g. a destination id longer than 1024 bytes).
+    /// Nothing was written.
+    #[error("message rejected by the store: {reason}")]
+    InvalidMessage { reason: &'static str },
     /// The engine failed (I/O, corruption it could not isolate). Retrying may help.
     #[error("storage failure: {0}")]
     Storage(String),
@@ -352,7 +360,8 @@ pub trait MessageStore: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<MessageRecord>, StoreError>> + Send;
 
-    /// Dead letters in the order they died, starting after `after_seq`, at most `limit`.
+    /// Dead letters in acceptance order (`seq`, the cursor the caller holds), starting after
+    /// `after_seq`, at most `limit`.
     fn list_dead(
         &self,
         after_seq: Option<u64>,
@@ -369,13 +378,22 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Removes a dead letter (record and payload) for good.
     fn purge(&self, id: MessageId) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Removes payloads and records of finished messages (delivered, forwarded) whose last
-    /// update is older than `now - retention`. Returns how many messages were purged.
+    /// Retention of finished (delivered, forwarded) messages. Payloads of messages that
+    /// finished at or before `now - payload_retention` are removed (the record stays with
+    /// `payload_present = false`); records (with any payload left) that finished at or before
+    /// `now - record_retention` are removed. Deduplication by id holds as long as the record
+    /// exists, so `record_retention` is the dedup window for finished messages.
     fn purge_finished(
         &self,
         now: Timestamp,
-        retention: Duration,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+        payload_retention: Duration,
+        record_retention: Duration,
+    ) -> impl Future<Output = Result<PurgeReport, StoreError>> + Send;
+
+    /// The ticket of every write applied so far (enqueues and state changes). Await it with
+    /// [`MessageStore::wait_durable`] to make a state change durable, e.g. before answering a
+    /// mailbox `close`.
+    fn current_ticket(&self) -> DurableTicket;
 
     /// Depth per destination (destinations with anything pending or dead).
     fn depths(&self) -> BTreeMap<DestinationId, Depth>;
@@ -385,6 +403,15 @@ pub trait MessageStore: Send + Sync + 'static {
 
     /// Stops the flusher after a final flush. Later calls fail with `Closed`.
     fn close(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What [`MessageStore::purge_finished`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Payloads removed (their records stay).
+    pub payloads: u64,
+    /// Records removed (with their payload, if it was still there).
+    pub records: u64,
 }
 
 /// Counters exposed as metrics by the router.

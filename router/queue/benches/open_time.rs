@@ -1,0 +1,103 @@
+//! Open time with many queued messages: fills a store with N queued messages (default
+//! 1,000,000; env XOEV_BENCH_OPEN_N; 512-byte payloads over 16 destinations), closes it, then
+//! times `SledStore::open` and the first `lease`.
+//! `cargo bench -p xoev-queue --bench open_time`. Keeps the store under XOEV_BENCH_DIR if set
+//! (to re-measure without refilling); otherwise a temporary directory.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use uuid::Uuid;
+use xoev_queue::*;
+
+fn config(dir: &PathBuf) -> SledConfig {
+    SledConfig::new(
+        dir,
+        Limits {
+            min_free_disk_bytes: 0,
+            max_pending_bytes_per_destination: u64::MAX,
+        },
+    )
+}
+
+fn main() {
+    let n: u64 = std::env::var("XOEV_BENCH_OPEN_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::var("XOEV_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| tmp.path().join("q"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    rt.block_on(async {
+        let store = SledStore::open(config(&dir)).unwrap_or_else(|e| panic!("{e}"));
+        let have: u64 = store.depths().values().map(|d| d.queued).sum();
+        if have < n {
+            let start = Instant::now();
+            let tasks = 128u64;
+            let per = (n - have).div_ceil(tasks);
+            let mut hs = Vec::new();
+            for t in 0..tasks {
+                let s = store.clone();
+                hs.push(tokio::spawn(async move {
+                    let payload = Bytes::from(vec![b'x'; 512]);
+                    for _ in 0..per {
+                        let m = NewMessage {
+                            id: Uuid::new_v4(),
+                            destination: format!("ags:08{:06}", t % 16),
+                            payload: payload.clone(),
+                            digest: [0; 32],
+                            meta: vec![0; 64],
+                            accepted_at: Timestamp::now(),
+                        };
+                        if let Ok(Enqueued::Accepted { ticket, .. }) = s.enqueue(m).await {
+                            let _ = s.wait_durable(ticket).await;
+                        }
+                    }
+                }));
+            }
+            for h in hs {
+                let _ = h.await;
+            }
+            println!(
+                "filled {} messages in {:.1} s",
+                n - have,
+                start.elapsed().as_secs_f64()
+            );
+        }
+        let _ = store.close().await;
+    });
+    // Let sled free the closed database (its lock goes with epoch reclamation).
+    std::thread::sleep(Duration::from_millis(200));
+    for round in 1..=2 {
+        let t0 = Instant::now();
+        let store = SledStore::open(config(&dir)).unwrap_or_else(|e| panic!("{e}"));
+        let open = t0.elapsed();
+        let queued: u64 = store.depths().values().map(|d| d.queued).sum();
+        let t1 = Instant::now();
+        let leased = rt.block_on(store.lease(
+            "ags:08000003",
+            Timestamp::now(),
+            Duration::from_secs(60),
+            10,
+        ));
+        let lease = t1.elapsed();
+        println!(
+            "open #{round}: {:.2} s with {queued} queued messages ({} MB on disk); first lease of {} took {:.1} ms",
+            open.as_secs_f64(),
+            store.stats().disk_bytes / 1_000_000,
+            leased.map(|v| v.len()).unwrap_or(0),
+            lease.as_secs_f64() * 1e3
+        );
+        // Give the leases back so the next round measures the same queue.
+        let _ = rt.block_on(store.close());
+        drop(store);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

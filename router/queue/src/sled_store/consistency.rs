@@ -1,0 +1,120 @@
+//! A full scan that checks invariants 2, 3, 4 and 13 (docs/queue.md §2).
+
+use std::collections::{BTreeMap, HashSet};
+
+use uuid::Uuid;
+
+use super::Inner;
+use super::depth::DepthDelta;
+use super::record::{decode_payload, decode_record};
+use super::tx::{Entry, Index, index_entries, storage};
+use crate::api::{Depth, State, StoreError};
+
+/// What [`SledStore::check_consistency`](super::SledStore::check_consistency) found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsistencyReport {
+    /// Records scanned.
+    pub records: u64,
+    /// Payloads scanned.
+    pub payloads: u64,
+    /// Index entries scanned.
+    pub index_entries: u64,
+    /// One line per violated invariant; empty when the store is consistent.
+    pub problems: Vec<String>,
+}
+
+fn add(d: &mut Depth, delta: DepthDelta) {
+    d.queued = d.queued.saturating_add_signed(delta.queued);
+    d.delivering = d.delivering.saturating_add_signed(delta.delivering);
+    d.dead = d.dead.saturating_add_signed(delta.dead);
+    d.pending_bytes = d.pending_bytes.saturating_add_signed(delta.pending_bytes);
+}
+
+impl Inner {
+    pub(crate) fn check_consistency(&self) -> Result<ConsistencyReport, StoreError> {
+        let mut report = ConsistencyReport::default();
+        let mut expected: HashSet<Entry> = HashSet::new();
+        let mut depths: BTreeMap<String, Depth> = BTreeMap::new();
+        let mut ids = HashSet::new();
+        for item in self.trees.records.iter() {
+            let (k, v) = item.map_err(storage)?;
+            report.records += 1;
+            let Some(id) = <[u8; 16]>::try_from(k.as_ref()).ok().map(Uuid::from_bytes) else {
+                report
+                    .problems
+                    .push(format!("record key of {} bytes", k.len()));
+                continue;
+            };
+            let s = match decode_record(id, &v) {
+                Ok(s) => s,
+                Err(e) => {
+                    report.problems.push(format!("record {id}: {e}"));
+                    continue;
+                }
+            };
+            ids.insert(id);
+            expected.extend(index_entries(&s));
+            add(
+                depths.entry(s.rec.destination.clone()).or_default(),
+                DepthDelta::of(s.rec.state, s.rec.size),
+            );
+            let needs_payload = !matches!(s.rec.state, State::Delivered | State::Forwarded);
+            if needs_payload && !s.rec.payload_present {
+                report
+                    .problems
+                    .push(format!("record {id} is {:?} without payload", s.rec.state));
+            }
+            let payload = self.trees.payloads.get(id.as_bytes()).map_err(storage)?;
+            match (s.rec.payload_present, payload) {
+                (true, None) => report.problems.push(format!("payload of {id} is missing")),
+                (false, Some(_)) => report
+                    .problems
+                    .push(format!("payload of {id} is present after it was purged")),
+                (true, Some(p)) => match decode_payload(&p) {
+                    Ok(bytes) if bytes.len() as u64 == s.rec.size => {}
+                    Ok(bytes) => report.problems.push(format!(
+                        "payload of {id} has {} bytes, record says {}",
+                        bytes.len(),
+                        s.rec.size
+                    )),
+                    Err(e) => report.problems.push(format!("payload of {id}: {e}")),
+                },
+                (false, None) => {}
+            }
+        }
+        for item in self.trees.payloads.iter() {
+            let (k, _) = item.map_err(storage)?;
+            report.payloads += 1;
+            let known = <[u8; 16]>::try_from(k.as_ref())
+                .map(|b| ids.contains(&Uuid::from_bytes(b)))
+                .unwrap_or(false);
+            if !known {
+                report.problems.push("payload without record".to_string());
+            }
+        }
+        for index in Index::ALL {
+            for item in self.trees.index(index).iter() {
+                let (k, v) = item.map_err(storage)?;
+                report.index_entries += 1;
+                if !expected.remove(&(index, k.to_vec(), v.to_vec())) {
+                    report
+                        .problems
+                        .push(format!("unexpected entry in {}", index.name()));
+                }
+            }
+        }
+        for (index, _, _) in expected {
+            report
+                .problems
+                .push(format!("missing entry in {}", index.name()));
+        }
+        depths.retain(|_, d| *d != Depth::default());
+        let counted = self.depths.snapshot();
+        if counted != depths {
+            report.problems.push(format!(
+                "depth counters {counted:?} differ from the records {depths:?}"
+            ));
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,428 @@
+//! `SledStore`: the [`MessageStore`] on sled 0.34.7. This folder is the only place that names
+//! sled. The invariants it keeps are numbered in `docs/queue.md` §2.
+
+mod config;
+mod consistency;
+mod depth;
+mod disk_space;
+mod files;
+mod flusher;
+mod keys;
+mod ops;
+mod record;
+mod recovery;
+mod scans;
+mod transitions;
+mod tx;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use config::SledConfig;
+pub use consistency::ConsistencyReport;
+
+use crate::api::{
+    Completion, Depth, DestinationId, DurableTicket, Enqueued, EventKind, LeaseToken, Leased,
+    Limits, MessageId, MessageRecord, MessageStore, NewMessage, PurgeReport, QueueObserver,
+    StoreError, StoreStats, Timestamp,
+};
+use depth::Depths;
+use disk_space::DiskSpace;
+use flusher::Flusher;
+use transitions::Bounds;
+use tx::{Committed, Corruption, Trees, TxResult, storage};
+
+/// The store format this code writes (`meta/format`).
+const STORE_FORMAT: u32 = 1;
+
+/// A value moved aside because it failed its check (docs/queue.md §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineEntry {
+    /// Tree the value was found in (`records`, `payloads`, or an index tree).
+    pub tree: String,
+    /// Its key there.
+    pub key: Vec<u8>,
+    /// Its bytes, as found.
+    pub value: Vec<u8>,
+}
+
+/// The durable queue on sled. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    trees: Trees,
+    flusher: Flusher,
+    depths: Depths,
+    disk: DiskSpace,
+    limits: RwLock<Limits>,
+    observer: Arc<dyn QueueObserver>,
+    corrupt_total: AtomicU64,
+    closed: AtomicBool,
+    bounds: Bounds,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `config.dir`: syncs sled's files, returns the leases of
+    /// the previous process to `Queued`, rebuilds the depth counters from the indexes and starts
+    /// the flusher. Corrupt records do not make it fail (they are quarantined when met).
+    pub fn open(config: SledConfig) -> Result<SledStore, StoreError> {
+        std::fs::create_dir_all(&config.dir).map_err(|e| {
+            StoreError::Storage(format!("cannot create {}: {e}", config.dir.display()))
+        })?;
+        let db = open_db(&config)?;
+        let trees = Trees::open(db.clone()).map_err(storage)?;
+        check_format(&trees)?;
+        let files = files::FileSyncer::open(&config.dir)
+            .map_err(|e| StoreError::Storage(format!("cannot sync store files: {e}")))?;
+        let flusher = Flusher::start(
+            db,
+            files,
+            Arc::clone(&config.observer),
+            config.idle_flush_interval,
+            config.group_commit,
+        )?;
+        let inner = Inner {
+            trees,
+            flusher,
+            depths: Depths::default(),
+            disk: DiskSpace::new(config.dir.clone(), config.disk_check_interval),
+            limits: RwLock::new(config.limits.clone()),
+            observer: Arc::clone(&config.observer),
+            corrupt_total: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            bounds: Bounds {
+                max_history_events: config.max_history_events,
+                max_detail_bytes: config.max_detail_bytes,
+            },
+        };
+        inner.return_leases_at_open(config.now_at_open.unwrap_or_else(Timestamp::now))?;
+        inner.rebuild_depths()?;
+        Ok(SledStore {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Replaces the back-pressure limits (e.g. after a configuration reload).
+    pub fn set_limits(&self, limits: Limits) {
+        *self.inner.limits.write().unwrap_or_else(|e| e.into_inner()) = limits;
+    }
+
+    /// Scans every record and index and reports where they disagree with the invariants
+    /// (docs/queue.md §2: 2, 4, 13). Meant for tests and operators on a quiet store: writes
+    /// running at the same time show up as false problems.
+    pub fn check_consistency(&self) -> Result<ConsistencyReport, StoreError> {
+        self.inner.check_consistency()
+    }
+
+    /// Values moved aside because they failed their check.
+    pub fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.inner.trees.quarantine.iter() {
+            let (k, v) = item.map_err(storage)?;
+            let split = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+            let (tree, key) = k.split_at(split);
+            out.push(QuarantineEntry {
+                tree: String::from_utf8_lossy(tree).into_owned(),
+                key: key.get(1..).unwrap_or_default().to_vec(),
+                value: v.to_vec(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.ensure_open()?;
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| StoreError::Storage(format!("store task failed: {e}")))?
+    }
+}
+
+/// Opens sled. sled frees a closed database's file (and its lock) through epoch-based
+/// reclamation, i.e. a little later, so a reopen in the same process retries for a short time.
+fn open_db(config: &SledConfig) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        let result = sled::Config::new()
+            .path(&config.dir)
+            .cache_capacity(config.cache_capacity_bytes)
+            .flush_every_ms(None)
+            .open();
+        match result {
+            Ok(db) => return Ok(db),
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < config.lock_wait =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(StoreError::Storage(format!(
+                    "cannot open {}: {e}",
+                    config.dir.display()
+                )));
+            }
+        }
+    }
+}
+
+fn check_format(trees: &Trees) -> Result<(), StoreError> {
+    match trees.meta.get(b"format").map_err(storage)? {
+        None => {
+            trees
+                .meta
+                .insert(b"format", &STORE_FORMAT.to_be_bytes())
+                .map_err(storage)?;
+            Ok(())
+        }
+        Some(v) => {
+            let version = <[u8; 4]>::try_from(v.as_ref())
+                .map(u32::from_be_bytes)
+                .map_err(|_| StoreError::Storage("store format marker is unreadable".into()))?;
+            if version == STORE_FORMAT {
+                Ok(())
+            } else {
+                Err(StoreError::Storage(format!(
+                    "store format {version} is not supported (this build reads {STORE_FORMAT})"
+                )))
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn ensure_open(&self) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
+        if let Some(msg) = self.flusher.failure() {
+            return Err(StoreError::Storage(msg.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Runs a transaction, then applies its depth deltas, reports corruption and takes a
+    /// durable ticket. Everything that changes the store goes through here.
+    fn commit<A>(
+        &self,
+        f: impl Fn(&tx::Tx<'_>) -> TxResult<A>,
+    ) -> Result<(A, DurableTicket), StoreError> {
+        self.ensure_open()?;
+        let Committed {
+            value,
+            deltas,
+            corruptions,
+        } = self.trees.transact(f)?;
+        let ticket = self.flusher.note_write();
+        for (dest, delta) in deltas {
+            self.depths.apply(&dest, delta);
+        }
+        for c in corruptions {
+            self.report_corruption(c);
+        }
+        Ok((value, ticket))
+    }
+
+    fn report_corruption(&self, c: Corruption) {
+        self.corrupt_total.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            message = "Corrupt queue value moved to quarantine.",
+            tree = c.tree,
+            key = %hex(&c.key),
+            reason = %c.reason,
+        );
+        self.observer.corrupt_record(c.tree, &c.key);
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl MessageStore for SledStore {
+    async fn enqueue(&self, msg: NewMessage) -> Result<Enqueued, StoreError> {
+        self.blocking(move |i| i.enqueue(msg)).await
+    }
+
+    async fn wait_durable(&self, ticket: DurableTicket) -> Result<(), StoreError> {
+        self.inner.flusher.wait(ticket).await
+    }
+
+    async fn lease(
+        &self,
+        destination: &str,
+        now: Timestamp,
+        lease_for: Duration,
+        max: usize,
+    ) -> Result<Vec<Leased>, StoreError> {
+        let dest = destination.to_owned();
+        self.blocking(move |i| i.lease(&dest, now, lease_for, max))
+            .await
+    }
+
+    async fn lease_one(
+        &self,
+        id: MessageId,
+        now: Timestamp,
+        lease_for: Duration,
+    ) -> Result<Leased, StoreError> {
+        self.blocking(move |i| i.lease_one(id, now, lease_for))
+            .await
+    }
+
+    async fn complete(
+        &self,
+        lease: &LeaseToken,
+        completion: Completion,
+        now: Timestamp,
+    ) -> Result<MessageRecord, StoreError> {
+        let lease = lease.clone();
+        self.blocking(move |i| i.complete(&lease, completion, now))
+            .await
+    }
+
+    async fn retry_later(
+        &self,
+        lease: &LeaseToken,
+        error: &str,
+        not_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<MessageRecord, StoreError> {
+        let (lease, error) = (lease.clone(), error.to_owned());
+        self.blocking(move |i| i.retry_later(&lease, &error, not_before, now))
+            .await
+    }
+
+    async fn kill(
+        &self,
+        lease: &LeaseToken,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<MessageRecord, StoreError> {
+        let (lease, reason) = (lease.clone(), reason.to_owned());
+        self.blocking(move |i| i.kill(&lease, &reason, now)).await
+    }
+
+    async fn release(&self, lease: &LeaseToken, now: Timestamp) -> Result<(), StoreError> {
+        let lease = lease.clone();
+        self.blocking(move |i| i.release(&lease, now)).await
+    }
+
+    async fn expire_leases(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.blocking(move |i| i.expire_leases(now, "lease expired"))
+            .await
+    }
+
+    async fn record_event(
+        &self,
+        id: MessageId,
+        kind: EventKind,
+        detail: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let detail = detail.to_owned();
+        self.blocking(move |i| i.record_event(id, kind, &detail, now))
+            .await
+    }
+
+    async fn get(&self, id: MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        self.blocking(move |i| Ok(i.read_record(id)?.map(|s| s.rec)))
+            .await
+    }
+
+    async fn payload(&self, id: MessageId) -> Result<Option<Bytes>, StoreError> {
+        self.blocking(move |i| i.read_payload(id)).await
+    }
+
+    async fn list_pending(
+        &self,
+        destination: &str,
+        after_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let dest = destination.to_owned();
+        self.blocking(move |i| i.list_pending(&dest, after_seq, limit))
+            .await
+    }
+
+    async fn list_dead(
+        &self,
+        after_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        self.blocking(move |i| i.list_dead(after_seq, limit)).await
+    }
+
+    async fn replay(&self, id: MessageId, now: Timestamp) -> Result<MessageRecord, StoreError> {
+        self.blocking(move |i| i.replay(id, now)).await
+    }
+
+    async fn purge(&self, id: MessageId) -> Result<(), StoreError> {
+        self.blocking(move |i| i.purge(id)).await
+    }
+
+    async fn purge_finished(
+        &self,
+        now: Timestamp,
+        payload_retention: Duration,
+        record_retention: Duration,
+    ) -> Result<PurgeReport, StoreError> {
+        self.blocking(move |i| i.purge_finished(now, payload_retention, record_retention))
+            .await
+    }
+
+    fn current_ticket(&self) -> DurableTicket {
+        self.inner.flusher.current()
+    }
+
+    fn depths(&self) -> BTreeMap<DestinationId, Depth> {
+        self.inner.depths.snapshot()
+    }
+
+    fn stats(&self) -> StoreStats {
+        let f = self.inner.flusher.stats();
+        StoreStats {
+            flushes_total: f.flushes.load(Ordering::Relaxed),
+            flush_seconds_total: f.nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            flushed_writes_total: f.writes.load(Ordering::Relaxed),
+            corrupt_records_total: self.inner.corrupt_total.load(Ordering::Relaxed),
+            disk_bytes: self.inner.trees.db.size_on_disk().unwrap_or(0),
+            free_disk_bytes: self.inner.disk.free_bytes().unwrap_or(0),
+        }
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.flusher.stop())
+            .await
+            .map_err(|e| StoreError::Storage(format!("close task failed: {e}")))?;
+        match self.inner.flusher.failure() {
+            Some(msg) => Err(StoreError::Storage(msg.to_string())),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! On-disk envelopes for records and payloads (docs/queue.md §4).
+//!
+//! `record = version:u8 ‖ crc32:u32 LE ‖ postcard(DiskRecordV1)`, CRC over `version ‖ body`.
+//! `payload = version:u8 ‖ crc32:u32 LE ‖ raw bytes`, same CRC rule.
+//! The disk structs are separate from the API types so an API change can never silently change
+//! the format; states and event kinds are explicit `u8` codes.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::{Event, EventKind, MessageRecord, State, Timestamp};
+
+/// The only format written today.
+pub(crate) const FORMAT_V1: u8 = 1;
+const HEADER_LEN: usize = 5;
+
+/// A record as the store keeps it: the API view plus the fields only the store needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Stored {
+    pub(crate) rec: MessageRecord,
+    /// Incremented by every lease, never decremented: the lease token (invariant 6).
+    pub(crate) lease_counter: u64,
+    /// When the message became Delivered/Forwarded; keys of `fin_*`.
+    pub(crate) finished_at: Option<Timestamp>,
+}
+
+/// Why stored bytes were refused. Display is one line for logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum DecodeError {
+    #[error("value is {0} bytes, shorter than the 5-byte header")]
+    Truncated(usize),
+    #[error("unknown format version {0}")]
+    UnknownVersion(u8),
+    #[error("checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    Checksum { stored: u32, computed: u32 },
+    #[error("body does not decode: {0}")]
+    Body(String),
+    #[error("unknown state code {0}")]
+    UnknownState(u8),
+    #[error("unknown event kind code {0}")]
+    UnknownEventKind(u8),
+    #[error("record id {found} does not match its key {key}")]
+    WrongId { found: Uuid, key: Uuid },
+}
+
+#[derive(Serialize, Deserialize)]
+struct DiskEventV1 {
+    at: u64,
+    kind: u8,
+    detail: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DiskRecordV1 {
+    id: [u8; 16],
+    destination: String,
+    seq: u64,
+    state: u8,
+    attempts: u32,
+    not_before: Option<u64>,
+    lease_expires_at: Option<u64>,
+    lease_counter: u64,
+    accepted_at: u64,
+    updated_at: u64,
+    finished_at: Option<u64>,
+    size: u64,
+    digest: [u8; 32],
+    meta: Vec<u8>,
+    history: Vec<DiskEventV1>,
+    last_error: Option<String>,
+    outcome: Option<Vec<u8>>,
+    payload_present: bool,
+}
+
+fn state_code(s: State) -> u8 {
+    match s {
+        State::Queued => 1,
+        State::Delivering => 2,
+        State::Delivered => 3,
+        State::Forwarded => 4,
+        State::Dead => 5,
+    }
+}
+
+fn state_from(code: u8) -> Result<State, DecodeError> {
+    Ok(match code {
+        1 => State::Queued,
+        2 => State::Delivering,
+        3 => State::Delivered,
+        4 => State::Forwarded,
+        5 => State::Dead,
+        other => return Err(DecodeError::UnknownState(other)),
+    })
+}
+
+fn kind_code(k: EventKind) -> u8 {
+    match k {
+        EventKind::Accepted => 1,
+        EventKind::AttemptStarted => 2,
+        EventKind::AttemptFailed => 3,
+        EventKind::LeaseExpired => 4,
+        EventKind::Released => 5,
+        EventKind::Delivered => 6,
+        EventKind::Forwarded => 7,
+        EventKind::Dead => 8,
+        EventKind::Replayed => 9,
+        EventKind::Note => 10,
+    }
+}
+
+fn kind_from(code: u8) -> Result<EventKind, DecodeError> {
+    Ok(match code {
+        1 => EventKind::Accepted,
+        2 => EventKind::AttemptStarted,
+        3 => EventKind::AttemptFailed,
+        4 => EventKind::LeaseExpired,
+        5 => EventKind::Released,
+        6 => EventKind::Delivered,
+        7 => EventKind::Forwarded,
+        8 => EventKind::Dead,
+        9 => EventKind::Replayed,
+        10 => EventKind::Note,
+        other => return Err(DecodeError::UnknownEventKind(other)),
+    })
+}
+
+fn seal(body: &[u8]) -> Vec<u8> {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&[FORMAT_V1]);
+    hasher.update(body);
+    let crc = hasher.finalize();
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.push(FORMAT_V1);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Checks version and CRC and returns the body.
+fn open_envelope(raw: &[u8]) -> Result<&[u8], DecodeError> {
+    let (header, body) = match raw.split_at_checked(HEADER_LEN) {
+        Some(parts) => parts,
+        None => return Err(DecodeError::Truncated(raw.len())),
+    };
+    let [version, c0, c1, c2, c3]: [u8; HEADER_LEN] = match header.try_into() {
+        Ok(h) => h,
+        Err(_) => return Err(DecodeError::Truncated(raw.len())),
+    };
+    if version != FORMAT_V1 {
+        return Err(DecodeError::UnknownVersion(version));
+    }
+    let stored = u32::from_le_bytes([c0, c1, c2, c3]);
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&[version]);
+    hasher.update(body);
+    let computed = hasher.finalize();
+    if stored != computed {
+        return Err(DecodeError::Checksum { stored, computed });
+    }
+    Ok(body)
+}
+
+/// Encodes a record for the `records` tree.
+pub(crate) fn encode_record(s: &Stored) -> Vec<u8> {
+    let r = &s.rec;
+    let disk = DiskRecordV1 {
+        id: *r.id.as_bytes(),
+        destination: r.destination.clone(),
+        seq: r.seq,
+        state: state_code(r.state),
+        attempts: r.attempts,
+        not_before: r.not_before.map(|t| t.0),
+        lease_expires_at: r.lease_expires_at.map(|t| t.0),
+        lease_counter: s.lease_counter,
+        accepted_at: r.accepted_at.0,
+        updated_at: r.updated_at.0,
+        finished_at: s.finished_at.map(|t| t.0),
+        size: r.size,
+        digest: r.digest,
+        meta: r.meta.clone(),
+        history: r
+            .history
+            .iter()
+            .map(|e| DiskEventV1 {
+                at: e.at.0,
+                kind: kind_code(e.kind),
+                detail: e.detail.clone(),
+            })
+            .collect(),
+        last_error: r.last_error.clone(),
+        outcome: r.outcome.clone(),
+        payload_present: r.payload_present,
+    };
+    // postcard into a Vec cannot fail for these types (no maps with non-string keys, no
+    // sequences of unknown length); an error here would be a bug, not bad input.
+    let body = postcard::to_stdvec(&disk).unwrap_or_default();
+    seal(&body)
+}
+
+/// Decodes and checks a record read under `key`.
+pub(crate) fn decode_record(key: Uuid, raw: &[u8]) -> Result<Stored, DecodeError> {
+    let body = open_envelope(raw)?;
+    let d: DiskRecordV1 =
+        postcard::from_bytes(body).map_err(|e| DecodeError::Body(e.to_string()))?;
+    let id = Uuid::from_bytes(d.id);
+    if id != key {
+        return Err(DecodeError::WrongId { found: id, key });
+    }
+    let mut history = Vec::with_capacity(d.history.len());
+    for e in d.history {
+        history.push(Event {
+            at: Timestamp(e.at),
+            kind: kind_from(e.kind)?,
+            detail: e.detail,
+        });
+    }
+    Ok(Stored {
+        rec: MessageRecord {
+            id,
+            destination: d.destination,
+            seq: d.seq,
+            state: state_from(d.state)?,
+            attempts: d.attempts,
+            not_before: d.not_before.map(Timestamp),
+            lease_expires_at: d.lease_expires_at.map(Timestamp),
+            accepted_at: Timestamp(d.accepted_at),
+            updated_at: Timestamp(d.updated_at),
+            size: d.size,
+            digest: d.digest,
+            meta: d.meta,
+            history,
+            last_error: d.last_error,
+            outcome: d.outcome,
+            payload_present: d.payload_present,
+        },
+        lease_counter: d.lease_counter,
+        finished_at: d.finished_at.map(Timestamp),
+    })
+}
+
+/// Encodes a payload for the `payloads` tree.
+pub(crate) fn encode_payload(payload: &[u8]) -> Vec<u8> {
+    seal(payload)
+}
+
+/// Decodes and checks a payload.
+pub(crate) fn decode_payload(raw: &[u8]) -> Result<Bytes, DecodeError> {
+    open_envelope(raw).map(Bytes::copy_from_slice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Stored {
+        Stored {
+            rec: MessageRecord {
+                id: Uuid::from_u128(7),
+                destination: "ags:08111000".into(),
+                seq: 42,
+                state: State::Delivering,
+                attempts: 3,
+                not_before: None,
+                lease_expires_at: Some(Timestamp(99)),
+                accepted_at: Timestamp(1),
+                updated_at: Timestamp(2),
+                size: 4096,
+                digest: [9; 32],
+                meta: vec![1, 2, 3],
+                history: vec![Event {
+                    at: Timestamp(1),
+                    kind: EventKind::Accepted,
+                    detail: "ok".into(),
+                }],
+                last_error: Some("timeout".into()),
+                outcome: None,
+                payload_present: true,
+            },
+            lease_counter: 5,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn record_survives_encode_and_decode_unchanged() {
+        let s = sample();
+        let raw = encode_record(&s);
+        assert_eq!(decode_record(s.rec.id, &raw), Ok(s));
+    }
+
+    #[test]
+    fn flipped_body_byte_is_refused_as_checksum_mismatch() {
+        let s = sample();
+        let mut raw = encode_record(&s);
+        let last = raw.len() - 1;
+        raw[last] ^= 0x01;
+        assert!(matches!(
+            decode_record(s.rec.id, &raw),
+            Err(DecodeError::Checksum { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_version_byte_is_refused_before_the_checksum() {
+        let s = sample();
+        let mut raw = encode_record(&s);
+        raw[0] = 9;
+        assert_eq!(
+            decode_record(s.rec.id, &raw),
+            Err(DecodeError::UnknownVersion(9))
+        );
+    }
+
+    #[test]
+    fn truncated_value_is_refused_as_truncated() {
+        assert_eq!(decode_payload(&[1, 2]), Err(DecodeError::Truncated(2)));
+    }
+
+    #[test]
+    fn record_under_another_key_is_refused_as_wrong_id() {
+        let s = sample();
+        let raw = encode_record(&s);
+        assert_eq!(
+            decode_record(Uuid::from_u128(8), &raw),
+            Err(DecodeError::WrongId {
+                found: Uuid::from_u128(7),
+                key: Uuid::from_u128(8)
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_state_code_with_valid_checksum_is_refused() {
+        let mut body = postcard::to_stdvec(&DiskRecordV1 {
+            id: [0; 16],
+            destination: String::new(),
+            seq: 0,
+            state: 77,
+            attempts: 0,
+            not_before: None,
+            lease_expires_at: None,
+            lease_counter: 0,
+            accepted_at: 0,
+            updated_at: 0,
+            finished_at: None,
+            size: 0,
+            digest: [0; 32],
+            meta: vec![],
+            history: vec![],
+            last_error: None,
+            outcome: None,
+            payload_present: true,
+        })
+        .unwrap_or_default();
+        body = seal(&body);
+        assert_eq!(
+            decode_record(Uuid::nil(), &body),
+            Err(DecodeError::UnknownState(77))
+        );
+    }
+
+    #[test]
+    fn payload_round_trips_byte_for_byte() {
+        let p = b"<xml>payload</xml>".to_vec();
+        assert_eq!(decode_payload(&encode_payload(&p)), Ok(Bytes::from(p)));
+    }
+}

@@ -1,0 +1,398 @@
+//! The trees and the one transaction shape every state change goes through (invariant 5).
+//!
+//! `Tx::write(old, new)` derives all index entries from the records themselves, removes the
+//! entries only `old` has and inserts the ones only `new` has, so invariant 4 holds by
+//! construction. Depth deltas and corruption reports are collected in the transaction and
+//! applied by the caller only after it committed (the closure may run more than once).
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
+};
+use uuid::Uuid;
+
+use super::depth::DepthDelta;
+use super::keys;
+use super::record::{Stored, decode_payload, decode_record, encode_record};
+use crate::api::{State, StoreError};
+
+pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// The index trees (docs/queue.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Index {
+    Pending,
+    Ready,
+    Scheduled,
+    Leases,
+    Dead,
+    FinPayload,
+    FinRecord,
+}
+
+impl Index {
+    pub(crate) const ALL: [Index; 7] = [
+        Index::Pending,
+        Index::Ready,
+        Index::Scheduled,
+        Index::Leases,
+        Index::Dead,
+        Index::FinPayload,
+        Index::FinRecord,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Index::Pending => "pending",
+            Index::Ready => "ready",
+            Index::Scheduled => "scheduled",
+            Index::Leases => "leases",
+            Index::Dead => "dead",
+            Index::FinPayload => "fin_payload",
+            Index::FinRecord => "fin_record",
+        }
+    }
+}
+
+/// One index entry: tree, key, value.
+pub(crate) type Entry = (Index, Vec<u8>, Vec<u8>);
+
+/// The index entries a record must have, and no others (invariant 4).
+pub(crate) fn index_entries(s: &Stored) -> Vec<Entry> {
+    let r = &s.rec;
+    let dest = r.destination.as_str();
+    let pending = (
+        Index::Pending,
+        keys::dest_seq(dest, r.seq),
+        keys::id_size(r.id, r.size),
+    );
+    let id = r.id.as_bytes().to_vec();
+    match r.state {
+        State::Queued => {
+            let place = match r.not_before {
+                Some(nb) => (Index::Scheduled, keys::dest_time_seq(dest, nb.0, r.seq), id),
+                None => (Index::Ready, keys::dest_seq(dest, r.seq), id),
+            };
+            vec![pending, place]
+        }
+        State::Delivering => {
+            let exp = r.lease_expires_at.map(|t| t.0).unwrap_or(0);
+            vec![
+                pending,
+                (
+                    Index::Leases,
+                    keys::time_seq(exp, r.seq),
+                    keys::id_dest(r.id, dest),
+                ),
+            ]
+        }
+        State::Dead => vec![(Index::Dead, keys::seq_key(r.seq), keys::id_dest(r.id, dest))],
+        State::Delivered | State::Forwarded => {
+            let at = s.finished_at.unwrap_or(r.updated_at).0;
+            let key = keys::time_seq(at, r.seq);
+            let mut v = vec![(Index::FinRecord, key.clone(), id.clone())];
+            if r.payload_present {
+                v.push((Index::FinPayload, key, id));
+            }
+            v
+        }
+    }
+}
+
+/// A value that failed its check and was moved to `quarantine`.
+#[derive(Debug, Clone)]
+pub(crate) struct Corruption {
+    pub(crate) tree: &'static str,
+    pub(crate) key: Vec<u8>,
+    pub(crate) reason: String,
+}
+
+/// Key of a quarantined value: `tree ‖ 0x00 ‖ key`.
+pub(crate) fn quarantine_key(tree: &str, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tree.len() + 1 + key.len());
+    k.extend_from_slice(tree.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key);
+    k
+}
+
+/// All trees of one store.
+pub(crate) struct Trees {
+    pub(crate) db: sled::Db,
+    pub(crate) records: sled::Tree,
+    pub(crate) payloads: sled::Tree,
+    pub(crate) pending: sled::Tree,
+    pub(crate) ready: sled::Tree,
+    pub(crate) scheduled: sled::Tree,
+    pub(crate) leases: sled::Tree,
+    pub(crate) dead: sled::Tree,
+    pub(crate) fin_payload: sled::Tree,
+    pub(crate) fin_record: sled::Tree,
+    pub(crate) quarantine: sled::Tree,
+    pub(crate) meta: sled::Tree,
+}
+
+/// A transaction over all trees but `meta`.
+pub(crate) struct Tx<'a> {
+    records: &'a TransactionalTree,
+    payloads: &'a TransactionalTree,
+    pending: &'a TransactionalTree,
+    ready: &'a TransactionalTree,
+    scheduled: &'a TransactionalTree,
+    leases: &'a TransactionalTree,
+    dead: &'a TransactionalTree,
+    fin_payload: &'a TransactionalTree,
+    fin_record: &'a TransactionalTree,
+    quarantine: &'a TransactionalTree,
+    deltas: RefCell<Vec<(String, DepthDelta)>>,
+    corruptions: RefCell<Vec<Corruption>>,
+}
+
+/// What a committed transaction returns besides its result.
+pub(crate) struct Committed<A> {
+    pub(crate) value: A,
+    pub(crate) deltas: Vec<(String, DepthDelta)>,
+    pub(crate) corruptions: Vec<Corruption>,
+}
+
+pub(crate) fn storage(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Storage(e.to_string())
+}
+
+impl Trees {
+    pub(crate) fn open(db: sled::Db) -> sled::Result<Self> {
+        Ok(Trees {
+            records: db.open_tree("records")?,
+            payloads: db.open_tree("payloads")?,
+            pending: db.open_tree("pending")?,
+            ready: db.open_tree("ready")?,
+            scheduled: db.open_tree("scheduled")?,
+            leases: db.open_tree("leases")?,
+            dead: db.open_tree("dead")?,
+            fin_payload: db.open_tree("fin_payload")?,
+            fin_record: db.open_tree("fin_record")?,
+            quarantine: db.open_tree("quarantine")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    pub(crate) fn index(&self, i: Index) -> &sled::Tree {
+        match i {
+            Index::Pending => &self.pending,
+            Index::Ready => &self.ready,
+            Index::Scheduled => &self.scheduled,
+            Index::Leases => &self.leases,
+            Index::Dead => &self.dead,
+            Index::FinPayload => &self.fin_payload,
+            Index::FinRecord => &self.fin_record,
+        }
+    }
+
+    /// Runs `f` in one serialisable transaction over all trees.
+    pub(crate) fn transact<A>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> TxResult<A>,
+    ) -> Result<Committed<A>, StoreError> {
+        let trees = (
+            &self.records,
+            &self.payloads,
+            &self.pending,
+            &self.ready,
+            &self.scheduled,
+            &self.leases,
+            &self.dead,
+            &self.fin_payload,
+            &self.fin_record,
+            &self.quarantine,
+        );
+        let result = trees.transaction(|(r, p, pe, re, sc, le, de, fp, fr, q)| {
+            let tx = Tx {
+                records: r,
+                payloads: p,
+                pending: pe,
+                ready: re,
+                scheduled: sc,
+                leases: le,
+                dead: de,
+                fin_payload: fp,
+                fin_record: fr,
+                quarantine: q,
+                deltas: RefCell::default(),
+                corruptions: RefCell::default(),
+            };
+            let value = f(&tx)?;
+            Ok(Committed {
+                value,
+                deltas: tx.deltas.into_inner(),
+                corruptions: tx.corruptions.into_inner(),
+            })
+        });
+        match result {
+            Ok(c) => Ok(c),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(storage(e)),
+        }
+    }
+}
+
+impl Tx<'_> {
+    fn tree(&self, i: Index) -> &TransactionalTree {
+        match i {
+            Index::Pending => self.pending,
+            Index::Ready => self.ready,
+            Index::Scheduled => self.scheduled,
+            Index::Leases => self.leases,
+            Index::Dead => self.dead,
+            Index::FinPayload => self.fin_payload,
+            Index::FinRecord => self.fin_record,
+        }
+    }
+
+    /// Moves a raw value to `quarantine` and notes it for the observer.
+    pub(crate) fn quarantine(
+        &self,
+        tree: &'static str,
+        key: &[u8],
+        raw: &[u8],
+        reason: String,
+    ) -> TxResult<()> {
+        self.quarantine.insert(quarantine_key(tree, key), raw)?;
+        let source = match tree {
+            "records" => Some(self.records),
+            "payloads" => Some(self.payloads),
+            other => Index::ALL
+                .into_iter()
+                .find(|i| i.name() == other)
+                .map(|i| self.tree(i)),
+        };
+        if let Some(t) = source {
+            t.remove(key)?;
+        }
+        self.corruptions.borrow_mut().push(Corruption {
+            tree,
+            key: key.to_vec(),
+            reason,
+        });
+        Ok(())
+    }
+
+    /// The record of `id`; a record that fails its check is quarantined with its payload and
+    /// reads as absent (invariant 12).
+    pub(crate) fn load(&self, id: Uuid) -> TxResult<Option<Stored>> {
+        let Some(raw) = self.records.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        match decode_record(id, &raw) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => {
+                self.quarantine("records", id.as_bytes(), &raw, e.to_string())?;
+                if let Some(p) = self.payloads.get(id.as_bytes())? {
+                    self.quarantine
+                        .insert(quarantine_key("payloads", id.as_bytes()), p)?;
+                    self.payloads.remove(id.as_bytes())?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// The payload of `id`; a payload that fails its check is quarantined and reads as absent.
+    pub(crate) fn load_payload(&self, id: Uuid) -> TxResult<Option<Bytes>> {
+        let Some(raw) = self.payloads.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        match decode_payload(&raw) {
+            Ok(p) => Ok(Some(p)),
+            Err(e) => {
+                self.quarantine("payloads", id.as_bytes(), &raw, e.to_string())?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Stores a payload already sealed with `encode_payload` (sealed outside the transaction,
+    /// which holds sled's process-wide lock while it runs).
+    pub(crate) fn put_sealed_payload(&self, id: Uuid, sealed: &[u8]) -> TxResult<()> {
+        self.payloads.insert(id.as_bytes(), sealed)?;
+        Ok(())
+    }
+
+    pub(crate) fn remove_payload(&self, id: Uuid) -> TxResult<()> {
+        self.payloads.remove(id.as_bytes())?;
+        Ok(())
+    }
+
+    /// Replaces `old` by `new` (either may be absent): record, index entries, depth delta.
+    pub(crate) fn write(&self, old: Option<&Stored>, new: Option<&Stored>) -> TxResult<()> {
+        let old_entries = old.map(index_entries).unwrap_or_default();
+        let new_entries = new.map(index_entries).unwrap_or_default();
+        for (i, k, _) in &old_entries {
+            if !new_entries.iter().any(|(j, k2, _)| j == i && k2 == k) {
+                self.tree(*i).remove(k.as_slice())?;
+            }
+        }
+        for entry in &new_entries {
+            if !old_entries.contains(entry) {
+                let (i, k, v) = entry;
+                self.tree(*i).insert(k.as_slice(), v.as_slice())?;
+            }
+        }
+        match (old, new) {
+            (_, Some(n)) => {
+                self.records.insert(n.rec.id.as_bytes(), encode_record(n))?;
+            }
+            (Some(o), None) => {
+                self.records.remove(o.rec.id.as_bytes())?;
+            }
+            (None, None) => {}
+        }
+        let mut deltas = self.deltas.borrow_mut();
+        if let Some(o) = old {
+            deltas.push((
+                o.rec.destination.clone(),
+                DepthDelta::default().minus(DepthDelta::of(o.rec.state, o.rec.size)),
+            ));
+        }
+        if let Some(n) = new {
+            deltas.push((
+                n.rec.destination.clone(),
+                DepthDelta::of(n.rec.state, n.rec.size),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes an index entry whose record is gone (quarantined), with its `pending` sibling,
+    /// and corrects the depth counters once (docs/queue.md §7).
+    pub(crate) fn drop_dangling(
+        &self,
+        found_in: Index,
+        key: &[u8],
+        dest: &str,
+        seq: u64,
+    ) -> TxResult<()> {
+        self.tree(found_in).remove(key)?;
+        let mut delta = DepthDelta::default();
+        match found_in {
+            Index::Ready | Index::Scheduled | Index::Leases => {
+                let pkey = keys::dest_seq(dest, seq);
+                if let Some(v) = self.pending.remove(pkey)? {
+                    let size = keys::parse_id_size(&v).map(|(_, s)| s).unwrap_or(0);
+                    let state = if found_in == Index::Leases {
+                        State::Delivering
+                    } else {
+                        State::Queued
+                    };
+                    delta = DepthDelta::default().minus(DepthDelta::of(state, size));
+                }
+            }
+            Index::Dead => delta = DepthDelta::default().minus(DepthDelta::of(State::Dead, 0)),
+            Index::Pending | Index::FinPayload | Index::FinRecord => {}
+        }
+        self.deltas.borrow_mut().push((dest.to_owned(), delta));
+        Ok(())
+    }
+}
