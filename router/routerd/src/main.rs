@@ -1,2 +1,7 @@
 #![forbid(unsafe_code)]
-fn main() {}
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    xoev_routerd::cli::run(xoev_routerd::cli::Cli::parse())
+}

@@ -1,0 +1,40 @@
+//! The router's shared state, handed to every request handler.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::config::Config;
+use crate::delivery::DeliveryManager;
+use crate::metrics::Metrics;
+use crate::runtime::RuntimeCell;
+
+/// The queue engine. One alias, so another `MessageStore` can replace sled in one place.
+pub type Store = xoev_queue::SledStore;
+
+pub struct App {
+    pub config: Config,
+    pub runtime: RuntimeCell,
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub delivery: DeliveryManager,
+    pub xml_limits: xoev_xml::Limits,
+    /// The schema catalogue in use (reloaded with the runtime).
+    pub catalogue: PathBuf,
+    /// Where the config came from, for reloads (`None`: the embedded default).
+    pub config_file: Option<PathBuf>,
+    pub ready: AtomicBool,
+}
+
+impl App {
+    pub fn xml_limits(config: &Config) -> xoev_xml::Limits {
+        let l = &config.limits;
+        xoev_xml::Limits {
+            max_depth: l.max_depth,
+            max_attributes: l.max_attributes,
+            max_name_len: l.max_name_len,
+            max_nodes: l.max_nodes,
+            max_text_len: usize::try_from(l.max_text_len).unwrap_or(usize::MAX),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Operator commands: thin clients of the admin API.
+
+use std::process::ExitCode;
+
+use http::Method;
+use serde_json::Value;
+
+use super::admin_client::call;
+use super::{DeadAction, RoutesAction, fail};
+
+/// Calls the admin API; prints problems as one line and maps them to exit status 1.
+fn request(method: Method, base: &str, path: &str) -> Result<Value, ExitCode> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let (status, body) = call(method, &url).map_err(|e| fail(&e))?;
+    let value: Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).trim().to_owned()));
+    if (200..300).contains(&status) {
+        Ok(value)
+    } else {
+        let detail = value
+            .get("detail")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| value.to_string());
+        eprintln!("xoev-router: {status}: {detail}");
+        Err(ExitCode::from(1))
+    }
+}
+
+fn pretty(v: &Value) -> ExitCode {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    ExitCode::SUCCESS
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("-")
+}
+
+fn n(v: &Value, k: &str) -> u64 {
+    v.get(k).and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn print_queues(v: &Value) {
+    println!(
+        "{:<28} {:<8} {:>10} {:>10} {:>8} {:>14}",
+        "DESTINATION", "ADAPTER", "QUEUED", "DELIVERING", "DEAD", "PENDING BYTES"
+    );
+    for q in v.as_array().into_iter().flatten() {
+        println!(
+            "{:<28} {:<8} {:>10} {:>10} {:>8} {:>14}",
+            s(q, "destination"),
+            s(q, "adapter"),
+            n(q, "queued"),
+            n(q, "delivering"),
+            n(q, "dead"),
+            n(q, "pending_bytes")
+        );
+    }
+}
+
+pub fn status(base: &str) -> ExitCode {
+    let url = format!("{}/readyz", base.trim_end_matches('/'));
+    let ready = match call(Method::GET, &url) {
+        Ok((200, _)) => "ready",
+        Ok(_) => "not ready",
+        Err(e) => return fail(&e),
+    };
+    println!("router at {base}: {ready}");
+    match request(Method::GET, base, "/admin/queues") {
+        Ok(v) => {
+            print_queues(&v);
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+pub fn queue(base: &str) -> ExitCode {
+    match request(Method::GET, base, "/admin/queues") {
+        Ok(v) => {
+            print_queues(&v);
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+pub fn dead(base: &str, action: DeadAction) -> ExitCode {
+    let result = match action {
+        DeadAction::List { limit } => {
+            request(Method::GET, base, &format!("/admin/dead?limit={limit}")).map(|v| {
+                println!(
+                    "{:<36}  {:<20}  {:<25}  {:>8}  REASON",
+                    "ID", "DESTINATION", "DIED", "ATTEMPTS"
+                );
+                for m in v
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    println!(
+                        "{:<36}  {:<20}  {:<25}  {:>8}  {}",
+                        s(m, "id"),
+                        s(m, "destination"),
+                        s(m, "updated_at"),
+                        n(m, "attempts"),
+                        s(m, "last_error")
+                    );
+                }
+                ExitCode::SUCCESS
+            })
+        }
+        DeadAction::Show { id } => {
+            request(Method::GET, base, &format!("/admin/messages/{id}")).map(|v| pretty(&v))
+        }
+        DeadAction::Replay { id } => {
+            request(Method::POST, base, &format!("/admin/messages/{id}/replay")).map(|v| {
+                println!(
+                    "{id}: {} (destination {})",
+                    s(&v, "state"),
+                    s(&v, "destination")
+                );
+                ExitCode::SUCCESS
+            })
+        }
+        DeadAction::Purge { id } => request(Method::DELETE, base, &format!("/admin/messages/{id}"))
+            .map(|_| {
+                println!("{id}: purged");
+                ExitCode::SUCCESS
+            }),
+    };
+    result.unwrap_or_else(|code| code)
+}
+
+pub fn routes(base: &str, action: RoutesAction) -> ExitCode {
+    let result = match action {
+        RoutesAction::Resolve {
+            leser,
+            nachrichtentyp,
+        } => {
+            let mut path = format!("/admin/routes?leser={leser}");
+            if let Some(t) = nachrichtentyp {
+                path.push_str(&format!("&nachrichtentyp={t}"));
+            }
+            request(Method::GET, base, &path).map(|v| {
+                match v.get("destination").and_then(Value::as_str) {
+                    Some(d) => {
+                        println!("{d}");
+                        ExitCode::SUCCESS
+                    }
+                    None => {
+                        eprintln!("xoev-router: unroutable: no directory entry for {leser}");
+                        ExitCode::from(1)
+                    }
+                }
+            })
+        }
+        RoutesAction::Reload => request(Method::POST, base, "/admin/reload").map(|v| {
+            println!(
+                "reloaded: {} routes, {} senders",
+                n(&v, "routes"),
+                n(&v, "senders")
+            );
+            ExitCode::SUCCESS
+        }),
+    };
+    result.unwrap_or_else(|code| code)
+}
+
+pub fn message(base: &str, id: &str) -> ExitCode {
+    request(Method::GET, base, &format!("/admin/messages/{id}"))
+        .map(|v| pretty(&v))
+        .unwrap_or_else(|code| code)
+}

@@ -1,0 +1,148 @@
+//! `xoev-router serve`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tokio::net::TcpListener;
+
+use super::fail;
+use crate::config::Config;
+use crate::serve::{Listeners, prepare, start};
+
+pub fn run(config_file: Option<PathBuf>, data_dir: Option<PathBuf>) -> ExitCode {
+    init_logging();
+    let config = match &config_file {
+        Some(path) => Config::from_file(path).map(|mut c| {
+            if let Some(d) = &data_dir {
+                c.router.data_dir = d.clone();
+            }
+            c.router.data_dir = c.resolve(&c.router.data_dir.clone());
+            c
+        }),
+        None => Config::embedded(data_dir.as_deref()),
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let public_addr = config.public.listen;
+        let admin_addr = config.admin.listen;
+        let prepared = match prepare(config, config_file) {
+            Ok(p) => p,
+            Err(e) => return fail(&e.to_string()),
+        };
+        let sample = prepared.sample.clone();
+        let generated = prepared.generated_pki;
+        let router = match start(prepared).await {
+            Ok(r) => r,
+            Err(e) => return fail(&e.to_string()),
+        };
+        let public = match TcpListener::bind(public_addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                return fail(&format!(
+                    "cannot listen on {public_addr} (public.listen): {e}"
+                ));
+            }
+        };
+        let admin = match TcpListener::bind(admin_addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                return fail(&format!(
+                    "cannot listen on {admin_addr} (admin.listen): {e}"
+                ));
+            }
+        };
+        banner(&router, &public, &admin, sample.as_deref(), generated);
+        match router
+            .run(Listeners { public, admin }, shutdown_signal())
+            .await
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e.to_string()),
+        }
+    })
+}
+
+fn banner(
+    router: &crate::Router,
+    public: &TcpListener,
+    admin: &TcpListener,
+    sample: Option<&std::path::Path>,
+    generated: bool,
+) {
+    let c = &router.app().config;
+    let p = public
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let a = admin
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let data = c.router.data_dir.display();
+    println!(
+        "xoev-router {} ({}) is running",
+        env!("CARGO_PKG_VERSION"),
+        c.router.id
+    );
+    println!("  public  https://{p}   POST /v1/messages, GET /v1/messages/{{id}}");
+    println!("  admin   http://{a}    /metrics /healthz /readyz /admin/...");
+    println!("  data    {data}   (config: {})", c.origin);
+    if c.router.dev_pki {
+        println!();
+        println!(
+            "Development setup: {} PKI in {data}/pki. Not for production.",
+            if generated {
+                "generated a"
+            } else {
+                "using the"
+            }
+        );
+    }
+    if let Some(s) = sample {
+        println!("Send the signed sample message:");
+        println!(
+            "  curl -sS --cacert {data}/pki/ca.crt -H 'Content-Type: application/xml' --data-binary @{} https://{p}/v1/messages",
+            s.display()
+        );
+        println!("Follow it with the status_url from the answer:");
+        println!("  curl -sS --cacert {data}/pki/ca.crt https://{p}/v1/messages/<id>");
+    }
+    println!("Stop with Ctrl-C (graceful: in-flight requests and deliveries finish first).");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("XOEV_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,250 @@
+//! One worker per pushed destination: lease due messages, run attempts concurrently, settle
+//! each attempt exactly once (complete, retry later, or dead letter).
+//!
+//! The worker owns retries and timeouts; the adapter only delivers. A slow or dead destination
+//! only ever occupies its own worker, so other destinations keep flowing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+use xoev_core::{Adapter, Delivered, Delivery, DeliveryError, FailureKind, Retry};
+use xoev_queue::{Completion, LeaseToken, Leased, MessageStore, StoreError, Timestamp};
+
+use super::breaker::{Admit, Breaker};
+use super::retry::{self, Decision};
+use crate::app::Store;
+use crate::config::RetryConfig;
+use crate::metrics::Metrics;
+use crate::status::MessageMeta;
+
+/// How often an idle worker looks for retries that became due.
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
+pub struct WorkerCtx {
+    pub destination: String,
+    pub router_id: String,
+    pub adapter: Arc<dyn Adapter>,
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub retry: RetryConfig,
+    pub breaker: Breaker,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub drain_timeout: Duration,
+    pub notify: Arc<Notify>,
+}
+
+type InFlight = Arc<Mutex<HashMap<Uuid, LeaseToken>>>;
+
+pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
+    let mut attempts: JoinSet<()> = JoinSet::new();
+    let inflight: InFlight = Arc::default();
+    // Leases outlive the attempt deadline, so an expired lease really means a dead worker.
+    let lease_for = ctx.timeout + Duration::from_secs(30);
+    loop {
+        while attempts.try_join_next().is_some() {}
+        if *shutdown.borrow() {
+            break;
+        }
+        let free = ctx.concurrency.saturating_sub(attempts.len());
+        let allowed = match ctx.breaker.admit(Instant::now()) {
+            _ if free == 0 => 0,
+            Admit::All => free,
+            Admit::Probe => 1,
+            Admit::Wait(_) => 0,
+        };
+        ctx.metrics
+            .delivery_circuit_open
+            .with_label_values(&[&ctx.destination])
+            .set(i64::from(ctx.breaker.is_open()));
+        if allowed > 0 {
+            match ctx
+                .store
+                .lease(&ctx.destination, Timestamp::now(), lease_for, allowed)
+                .await
+            {
+                Ok(batch) if !batch.is_empty() => {
+                    for leased in batch {
+                        lock(&inflight).insert(leased.lease.id, leased.lease.clone());
+                        attempts.spawn(attempt(ctx.clone(), leased, inflight.clone()));
+                    }
+                    continue;
+                }
+                Ok(_) => {
+                    if allowed == 1 && ctx.breaker.is_open() {
+                        // Nothing to probe with: the probe slot is free again.
+                        ctx.breaker.on_abandoned();
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(destination = %ctx.destination, error = %e, "lease failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        tokio::select! {
+            _ = ctx.notify.notified() => {}
+            Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    // Shutdown: let attempts finish within the drain time, then give the rest back.
+    let drained = tokio::time::timeout(ctx.drain_timeout, async {
+        while attempts.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        attempts.abort_all();
+        while attempts.join_next().await.is_some() {}
+    }
+    let left: Vec<LeaseToken> = lock(&inflight).drain().map(|(_, t)| t).collect();
+    for token in left {
+        if let Err(e) = ctx.store.release(&token, Timestamp::now()).await {
+            tracing::warn!(id = %token.id, error = %e, "could not release lease at shutdown; it expires instead");
+        }
+        ctx.metrics
+            .delivery_attempts
+            .with_label_values(&[&ctx.destination, "released"])
+            .inc();
+    }
+}
+
+fn lock(m: &InFlight) -> std::sync::MutexGuard<'_, HashMap<Uuid, LeaseToken>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn attempt(ctx: Arc<WorkerCtx>, leased: Leased, inflight: InFlight) {
+    let Leased {
+        lease,
+        record,
+        payload,
+    } = leased;
+    let meta = MessageMeta::decode(&record.meta);
+    let delivery = Delivery {
+        id: record.id,
+        nachrichtentyp: meta
+            .as_ref()
+            .map(|m| m.header.nachrichtentyp.clone())
+            .unwrap_or_default(),
+        leser: meta
+            .as_ref()
+            .map(|m| m.header.leser.clone())
+            .unwrap_or_default(),
+        autor: meta
+            .as_ref()
+            .map(|m| m.header.autor.clone())
+            .unwrap_or_default(),
+        payload,
+        attempt: record.attempts,
+        router_id: ctx.router_id.clone(),
+        trace: meta.map(|m| m.trace).unwrap_or_default(),
+    };
+    let started = Instant::now();
+    let result = match tokio::time::timeout(ctx.timeout, ctx.adapter.deliver(&delivery)).await {
+        Ok(r) => r,
+        Err(_) => Err(DeliveryError::retryable(
+            FailureKind::Timeout,
+            format!("no answer within {} ms", ctx.timeout.as_millis()),
+        )),
+    };
+    let dest = ctx.destination.as_str();
+    ctx.metrics
+        .delivery_duration
+        .with_label_values(&[dest])
+        .observe(started.elapsed().as_secs_f64());
+    let now = Timestamp::now();
+    let settled = match result {
+        Ok(done) => {
+            ctx.breaker.on_success();
+            let (completion, outcome) = match done {
+                Delivered::Delivered { detail } => (Completion::Delivered { detail }, "delivered"),
+                Delivered::Forwarded { detail, receipt } => {
+                    (Completion::Forwarded { detail, receipt }, "forwarded")
+                }
+            };
+            ctx.metrics
+                .delivery_attempts
+                .with_label_values(&[dest, outcome])
+                .inc();
+            let e2e = now.0.saturating_sub(record.accepted_at.0) as f64 / 1000.0;
+            ctx.metrics
+                .delivery_end_to_end
+                .with_label_values(&[dest])
+                .observe(e2e);
+            ctx.store
+                .complete(&lease, completion, now)
+                .await
+                .map(|_| ())
+        }
+        Err(err) => {
+            ctx.metrics
+                .delivery_failures
+                .with_label_values(&[dest, err.kind.label()])
+                .inc();
+            match err.retry {
+                Retry::Permanent => {
+                    ctx.breaker.on_success();
+                    tracing::warn!(id = %record.id, destination = dest, error = %err, "permanent delivery failure");
+                    ctx.metrics
+                        .delivery_attempts
+                        .with_label_values(&[dest, "dead"])
+                        .inc();
+                    ctx.store
+                        .kill(&lease, &err.to_string(), now)
+                        .await
+                        .map(|_| ())
+                }
+                Retry::Retryable { after } => {
+                    ctx.breaker.on_failure(Instant::now());
+                    let decision = retry::decide(
+                        &ctx.retry,
+                        record.attempts,
+                        record.accepted_at,
+                        now,
+                        after,
+                        &mut rand::rng(),
+                    );
+                    match decision {
+                        Decision::RetryAt(at) => {
+                            tracing::info!(id = %record.id, destination = dest, attempt = record.attempts, error = %err, "delivery failed; retry scheduled");
+                            ctx.metrics
+                                .delivery_attempts
+                                .with_label_values(&[dest, "retry"])
+                                .inc();
+                            ctx.store
+                                .retry_later(&lease, &err.to_string(), at, now)
+                                .await
+                                .map(|_| ())
+                        }
+                        Decision::GiveUp(why) => {
+                            tracing::warn!(id = %record.id, destination = dest, error = %err, "{why}");
+                            ctx.metrics
+                                .delivery_attempts
+                                .with_label_values(&[dest, "dead"])
+                                .inc();
+                            ctx.store
+                                .kill(&lease, &format!("{err}; {why}"), now)
+                                .await
+                                .map(|_| ())
+                        }
+                    }
+                }
+            }
+        }
+    };
+    lock(&inflight).remove(&lease.id);
+    match settled {
+        Ok(()) => {}
+        Err(StoreError::LeaseLost(id)) => {
+            tracing::warn!(%id, destination = dest, "attempt finished after its lease was lost; a newer attempt owns the message");
+        }
+        Err(e) => {
+            tracing::error!(id = %record.id, destination = dest, error = %e, "could not record the attempt's result")
+        }
+    }
+}

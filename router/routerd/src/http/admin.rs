@@ -1,0 +1,294 @@
+//! The admin API: loopback only, never on the public listener. Metrics, health, queues, dead
+//! letters, reload. The operator CLI talks to it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use http::{Method, Request, StatusCode};
+use hyper::body::Incoming;
+use serde::Serialize;
+use serde_json::json;
+use xoev_core::{Kennung, Problem, ProblemType};
+use xoev_queue::{MessageStore, StoreError, Timestamp};
+
+use super::public::parse_id;
+use super::response::{self, Resp};
+use super::server::{ConnInfo, Handler, HandlerFuture};
+use crate::app::App;
+use crate::config::Config;
+use crate::ingress::store_problem;
+use crate::runtime::Runtime;
+use crate::status::StatusView;
+
+pub struct AdminApi {
+    app: Arc<App>,
+}
+
+impl AdminApi {
+    pub fn new(app: Arc<App>) -> Self {
+        AdminApi { app }
+    }
+}
+
+impl Handler for AdminApi {
+    fn handle(self: Arc<Self>, req: Request<Incoming>, _conn: Arc<ConnInfo>) -> HandlerFuture {
+        Box::pin(async move {
+            let app = &self.app;
+            let path = req.uri().path().to_owned();
+            let query = parse_query(req.uri().query().unwrap_or(""));
+            let segs: Vec<&str> = path
+                .trim_matches('/')
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .collect();
+            let method = req.method().clone();
+            let (endpoint, resp) = match (segs.as_slice(), &method) {
+                ([], &Method::GET) => ("index", index()),
+                (["metrics"], &Method::GET) => ("metrics", metrics(app)),
+                (["healthz"], &Method::GET) => ("healthz", response::text(StatusCode::OK, "ok\n")),
+                (["readyz"], &Method::GET) => ("readyz", readyz(app)),
+                (["admin", "queues"], &Method::GET) => ("queues", queues(app)),
+                (["admin", "dead"], &Method::GET) => ("dead", dead_list(app, &query).await),
+                (["admin", "messages", id], &Method::GET) => ("message", message(app, id).await),
+                (["admin", "messages", id], &Method::DELETE) => ("purge", purge(app, id).await),
+                (["admin", "messages", id, "replay"], &Method::POST) => {
+                    ("replay", replay(app, id).await)
+                }
+                (["admin", "routes"], &Method::GET) => ("routes", routes(app, &query)),
+                (["admin", "reload"], &Method::POST) => ("reload", reload(app)),
+                _ => ("unknown", response::not_found(&path)),
+            };
+            let class = format!("{}xx", resp.status().as_u16() / 100);
+            app.metrics
+                .admin_requests
+                .with_label_values(&[endpoint, &class])
+                .inc();
+            resp
+        })
+    }
+}
+
+fn parse_query(q: &str) -> HashMap<String, String> {
+    q.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                v.replace("%3A", ":").replace("%3a", ":").replace('+', " "),
+            )
+        })
+        .collect()
+}
+
+fn index() -> Resp {
+    response::json(
+        StatusCode::OK,
+        &json!({
+            "service": "xoev-router admin",
+            "endpoints": ["/metrics", "/healthz", "/readyz", "/admin/queues", "/admin/dead",
+                "/admin/messages/{id}", "/admin/messages/{id}/replay (POST)", "/admin/messages/{id} (DELETE: purge a dead letter)",
+                "/admin/routes?leser=..&nachrichtentyp=..", "/admin/reload (POST)"]
+        }),
+    )
+}
+
+fn metrics(app: &App) -> Resp {
+    let m = &app.metrics;
+    m.queue_depth.reset();
+    m.queue_pending_bytes.reset();
+    for d in &app.config.destinations {
+        for s in ["queued", "delivering", "dead"] {
+            m.queue_depth.with_label_values(&[&d.id, s]).set(0);
+        }
+        m.queue_pending_bytes.with_label_values(&[&d.id]).set(0);
+    }
+    for (dest, depth) in app.store.depths() {
+        m.queue_depth
+            .with_label_values(&[&dest, "queued"])
+            .set(depth.queued as i64);
+        m.queue_depth
+            .with_label_values(&[&dest, "delivering"])
+            .set(depth.delivering as i64);
+        m.queue_depth
+            .with_label_values(&[&dest, "dead"])
+            .set(depth.dead as i64);
+        m.queue_pending_bytes
+            .with_label_values(&[&dest])
+            .set(depth.pending_bytes as i64);
+    }
+    m.queue_free_disk_bytes
+        .set(app.store.stats().free_disk_bytes as i64);
+    response::with_type(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        m.render(),
+    )
+}
+
+fn readyz(app: &App) -> Resp {
+    if app.ready.load(Ordering::SeqCst) {
+        response::text(StatusCode::OK, "ready\n")
+    } else {
+        response::text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+#[derive(Serialize)]
+struct QueueView {
+    destination: String,
+    adapter: &'static str,
+    queued: u64,
+    delivering: u64,
+    dead: u64,
+    pending_bytes: u64,
+}
+
+fn queues(app: &App) -> Resp {
+    let depths = app.store.depths();
+    let list: Vec<QueueView> = app
+        .config
+        .destinations
+        .iter()
+        .map(|d| {
+            let x = depths.get(&d.id).copied().unwrap_or_default();
+            QueueView {
+                destination: d.id.clone(),
+                adapter: d.adapter.as_str(),
+                queued: x.queued,
+                delivering: x.delivering,
+                dead: x.dead,
+                pending_bytes: x.pending_bytes,
+            }
+        })
+        .collect();
+    response::json(StatusCode::OK, &list)
+}
+
+async fn dead_list(app: &App, q: &HashMap<String, String>) -> Resp {
+    let after = q.get("after").and_then(|v| v.parse().ok());
+    let limit = q
+        .get("limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100usize)
+        .min(1000);
+    match app.store.list_dead(after, limit).await {
+        Ok(list) => {
+            let next = if list.len() == limit {
+                list.last().map(|r| r.seq)
+            } else {
+                None
+            };
+            let items: Vec<_> = list.iter().map(StatusView::of).collect();
+            response::json(
+                StatusCode::OK,
+                &json!({ "items": items, "next_after": next }),
+            )
+        }
+        Err(e) => response::problem(&store_problem(e)),
+    }
+}
+
+async fn message(app: &App, id: &str) -> Resp {
+    super::public::status(app, id).await
+}
+
+fn store_error(e: StoreError) -> Resp {
+    let p = match e {
+        StoreError::NotFound(id) => Problem::new(ProblemType::NotFound, format!("no message {id}")),
+        StoreError::WrongState { .. } => Problem::new(ProblemType::Conflict, e.to_string()),
+        other => store_problem(other),
+    };
+    response::problem(&p)
+}
+
+async fn replay(app: &App, id: &str) -> Resp {
+    let id = match parse_id(id) {
+        Ok(id) => id,
+        Err(p) => return response::problem(&p),
+    };
+    match app.store.replay(id, Timestamp::now()).await {
+        Ok(r) => {
+            app.delivery.notify(&r.destination);
+            tracing::info!(%id, "dead letter replayed by operator");
+            response::json(StatusCode::OK, &StatusView::of(&r))
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+async fn purge(app: &App, id: &str) -> Resp {
+    let id = match parse_id(id) {
+        Ok(id) => id,
+        Err(p) => return response::problem(&p),
+    };
+    match app.store.purge(id).await {
+        Ok(()) => {
+            tracing::info!(%id, "dead letter purged by operator");
+            response::json(
+                StatusCode::OK,
+                &json!({ "id": id.to_string(), "purged": true }),
+            )
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+fn routes(app: &App, q: &HashMap<String, String>) -> Resp {
+    let rt = app.runtime.get();
+    let Some(leser) = q.get("leser") else {
+        return response::problem(&Problem::new(
+            ProblemType::BadRequest,
+            "query parameter `leser` is required",
+        ));
+    };
+    let leser = match Kennung::parse(leser) {
+        Ok(k) => k,
+        Err(e) => return response::problem(&Problem::new(ProblemType::BadRequest, e.to_string())),
+    };
+    let typ = q.get("nachrichtentyp").map(String::as_str).unwrap_or("");
+    let dest = rt.directory.resolve(&leser, typ);
+    response::json(
+        StatusCode::OK,
+        &json!({ "leser": leser.as_str(), "nachrichtentyp": typ, "destination": dest, "routes": rt.directory.len() }),
+    )
+}
+
+/// Re-reads the configuration file and swaps directory, senders and schemas atomically.
+/// Listener, queue and destination changes need a restart and are refused here.
+fn reload(app: &App) -> Resp {
+    let result = (|| -> Result<Runtime, String> {
+        let fresh = match &app.config_file {
+            Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+            None => {
+                Config::embedded(Some(&app.config.router.data_dir)).map_err(|e| e.to_string())?
+            }
+        };
+        // Destination settings live in running workers; compare them whole.
+        if format!("{:?}", fresh.destinations) != format!("{:?}", app.config.destinations) {
+            return Err(
+                "destinations changed; restart the router to apply destination changes".into(),
+            );
+        }
+        Runtime::build(&fresh, &app.catalogue)
+    })();
+    match result {
+        Ok(rt) => {
+            let routes = rt.directory.len();
+            let senders = rt.senders.len();
+            app.runtime.replace(rt);
+            tracing::info!(routes, senders, "configuration reloaded");
+            response::json(
+                StatusCode::OK,
+                &json!({ "reloaded": true, "routes": routes, "senders": senders }),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "reload refused");
+            response::problem(&Problem::new(
+                ProblemType::Conflict,
+                format!("reload refused: {e}"),
+            ))
+        }
+    }
+}
