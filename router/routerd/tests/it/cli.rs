@@ -1,0 +1,320 @@
+//! The `xoev-router` command line, run as a real process.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::common::*;
+use crate::end_to_end::world;
+use xoev_routerd::pki;
+
+fn xoev(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xoev-router"))
+        .args(args)
+        .output()
+        .expect("run xoev-router")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn one_line(s: &str) -> bool {
+    s.trim_end().lines().count() == 1
+}
+
+#[test]
+fn sign_then_verify_succeeds_and_a_tampered_copy_fails_with_one_line_and_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(tmp.path());
+    let input = tmp.path().join("m.xml");
+    std::fs::write(&input, message(&new_id(), "ags:08111000", "psw:01003110")).unwrap();
+    let key = pki.path(pki::PORTAL_SIGNING_KEY);
+    let cert = pki.path(pki::PORTAL_SIGNING_CERT);
+    let out = xoev(&[
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let signed = tmp.path().join("signed.xml");
+    std::fs::write(&signed, &out.stdout).unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("<ds:Signature"),
+        "enveloped signature appended"
+    );
+
+    let trust = tmp.path().join("trust");
+    std::fs::create_dir(&trust).unwrap();
+    std::fs::copy(&cert, trust.join("portal.crt")).unwrap();
+    let ok = xoev(&[
+        "verify",
+        "--trust",
+        trust.to_str().unwrap(),
+        signed.to_str().unwrap(),
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("valid: signed by"));
+
+    let tampered = tmp.path().join("tampered.xml");
+    std::fs::write(
+        &tampered,
+        String::from_utf8_lossy(&out.stdout).replace("ags:08111000", "ags:08111001"),
+    )
+    .unwrap();
+    let bad = xoev(&[
+        "verify",
+        "--trust",
+        trust.to_str().unwrap(),
+        tampered.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        one_line(&stderr(&bad)) && stderr(&bad).starts_with("invalid: "),
+        "{}",
+        stderr(&bad)
+    );
+
+    // Trusting another certificate: the embedded certificate proves nothing by itself.
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::copy(pki.path(pki::AUTHORITY_CERT), other.join("a.crt")).unwrap();
+    let untrusted = xoev(&[
+        "verify",
+        "--trust",
+        other.to_str().unwrap(),
+        signed.to_str().unwrap(),
+    ]);
+    assert_eq!(untrusted.status.code(), Some(1), "{}", stderr(&untrusted));
+}
+
+#[test]
+fn validate_exits_0_for_valid_1_with_the_first_violation_and_2_for_a_broken_schema() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/xwasser-1.0.0");
+    let xsd = root.join("V1_0_0/xwasser-vorgang.xsd");
+    let catalog = root.join("catalog.xml");
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.xml");
+    std::fs::write(&good, message(&new_id(), "ags:08111000", "psw:01003110")).unwrap();
+    let bad = tmp.path().join("bad.xml");
+    std::fs::write(
+        &bad,
+        message(&new_id(), "ags:08111000", "psw:01003110")
+            .replace("<code>2030</code>", "<code>2050</code>"),
+    )
+    .unwrap();
+    let args = |f: &std::path::Path| -> Vec<String> {
+        vec![
+            "validate".into(),
+            "--schema".into(),
+            xsd.display().to_string(),
+            "--catalog".into(),
+            catalog.display().to_string(),
+            f.display().to_string(),
+        ]
+    };
+    let run = |a: Vec<String>| xoev(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let ok = run(args(&good));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}{}",
+        stderr(&ok),
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let no = run(args(&bad));
+    assert_eq!(no.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&no.stdout);
+    assert!(one_line(&out) && out.contains("line "), "{out}");
+    let broken = tmp.path().join("broken.xsd");
+    std::fs::write(&broken, "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"><xs:element name=\"a\" type=\"xs:nope\"/></xs:schema>").unwrap();
+    let e = xoev(&[
+        "validate",
+        "--schema",
+        broken.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(e.status.code(), Some(2), "{}", stderr(&e));
+    assert!(
+        one_line(&stderr(&e)) && stderr(&e).contains("broken.xsd"),
+        "{}",
+        stderr(&e)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_one_line_cause() {
+    let missing = xoev(&["verify", "--trust", "/nonexistent", "/nonexistent.xml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(one_line(&stderr(&missing)), "{}", stderr(&missing));
+    assert!(stderr(&missing).starts_with("xoev-router: "));
+    let bad_key = xoev(&["sign", "--key", "/nonexistent.key", "/nonexistent.xml"]);
+    assert_eq!(bad_key.status.code(), Some(2));
+    assert!(one_line(&stderr(&bad_key)));
+    let bad_config = xoev(&["serve", "--config", "/nonexistent/router.toml"]);
+    assert_eq!(bad_config.status.code(), Some(2));
+    assert!(
+        stderr(&bad_config).contains("cannot read config file /nonexistent/router.toml"),
+        "{}",
+        stderr(&bad_config)
+    );
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in [
+        "serve", "sign", "verify", "validate", "certs", "status", "queue", "dead", "routes",
+        "message",
+    ] {
+        let o = xoev(&[sub, "--help"]);
+        assert!(o.status.success(), "{sub} --help");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage:"),
+            "{sub}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_commands_list_show_replay_and_purge_dead_letters() {
+    let w = world().await;
+    w.bw.inbox.set_mode(xoev_mock_authority::Mode::Fail {
+        status: 400,
+        retry_after: None,
+    });
+    let ids: Vec<String> = (0..2).map(|_| new_id()).collect();
+    for id in &ids {
+        let a = w
+            .client
+            .post_xml(
+                &w.router.public_url("/v1/messages"),
+                w.pki.sign(&message(id, "ags:08111000", "psw:01003110")),
+            )
+            .await;
+        assert_eq!(a.status, 202);
+        wait_state(&w.client, &w.router, id, "dead", Duration::from_secs(10)).await;
+    }
+    let admin = format!("http://{}", w.router.admin);
+    let run = |args: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            xoev(&a)
+        })
+        .await
+        .unwrap()
+    };
+    let list = run(vec![
+        "dead".into(),
+        "list".into(),
+        "--admin".into(),
+        admin.clone(),
+    ])
+    .await;
+    assert!(list.status.success(), "{}", stderr(&list));
+    let text = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(ids.iter().all(|id| text.contains(id.as_str())), "{text}");
+    assert!(text.contains("answered 400"), "reason shown: {text}");
+
+    let show = run(vec![
+        "dead".into(),
+        "show".into(),
+        ids[0].clone(),
+        "--admin".into(),
+        admin.clone(),
+    ])
+    .await;
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(v["state"], "dead");
+    assert!(
+        v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "attempt-started")
+    );
+
+    w.bw.inbox.set_mode(xoev_mock_authority::Mode::Accept);
+    let replay = run(vec![
+        "dead".into(),
+        "replay".into(),
+        ids[0].clone(),
+        "--admin".into(),
+        admin.clone(),
+    ])
+    .await;
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    wait_state(
+        &w.client,
+        &w.router,
+        &ids[0],
+        "delivered",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(w.bw.inbox.count(&ids[0]), 1);
+
+    let again = run(vec![
+        "dead".into(),
+        "replay".into(),
+        ids[0].clone(),
+        "--admin".into(),
+        admin.clone(),
+    ])
+    .await;
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "replaying a delivered message is refused"
+    );
+    assert!(one_line(&stderr(&again)), "{}", stderr(&again));
+
+    let purge = run(vec![
+        "dead".into(),
+        "purge".into(),
+        ids[1].clone(),
+        "--admin".into(),
+        admin.clone(),
+    ])
+    .await;
+    assert!(purge.status.success(), "{}", stderr(&purge));
+    assert_eq!(
+        w.client
+            .get(&w.router.public_url(&format!("/v1/messages/{}", ids[1])))
+            .await
+            .status,
+        404
+    );
+
+    let route = run(vec![
+        "routes".into(),
+        "resolve".into(),
+        "ags:09162000".into(),
+        "--admin".into(),
+        admin.clone(),
+    ])
+    .await;
+    assert_eq!(String::from_utf8_lossy(&route.stdout).trim(), "by");
+    let unroutable = run(vec![
+        "routes".into(),
+        "resolve".into(),
+        "ags:14612000".into(),
+        "--admin".into(),
+        admin.clone(),
+    ])
+    .await;
+    assert_eq!(unroutable.status.code(), Some(1));
+
+    let queue = run(vec!["queue".into(), "--admin".into(), admin.clone()]).await;
+    assert!(String::from_utf8_lossy(&queue.stdout).contains("bw"));
+    let down = run(vec![
+        "status".into(),
+        "--admin".into(),
+        "http://127.0.0.1:9".into(),
+    ])
+    .await;
+    assert_eq!(down.status.code(), Some(2));
+    assert!(one_line(&stderr(&down)), "{}", stderr(&down));
+    w.router.stop().await;
+}

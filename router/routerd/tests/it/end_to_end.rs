@@ -1,0 +1,345 @@
+//! The path from portal to authority, end to end.
+
+use std::time::Duration;
+
+use crate::common::*;
+use xoev_mock_authority::{Inbox, MockAuthority};
+use xoev_routerd::pki;
+
+pub struct World {
+    pub _tmp: tempfile::TempDir,
+    pub pki: TestPki,
+    pub router: TestRouter,
+    pub client: TestClient,
+    pub bw: MockAuthority,
+    pub by: MockAuthority,
+}
+
+/// A router with two destinations: `bw` (plain HTTP mock) for ags:08*, `by` (HTTPS mock with
+/// the test CA) for ags:09*; the sample portal may author as psw:*.
+pub async fn world_with(extra: &str) -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(tmp.path());
+    let bw = MockAuthority::start().await.unwrap();
+    let tls = xoev_routerd::tls::server_config(
+        &pki.path(pki::AUTHORITY_CERT),
+        &pki.path(pki::AUTHORITY_KEY),
+        xoev_routerd::config::ClientAuth::None,
+        &[],
+    )
+    .unwrap();
+    let by = MockAuthority::start_on(
+        "127.0.0.1:0".parse().unwrap(),
+        Some(std::sync::Arc::new(tls)),
+        Inbox::new(true),
+    )
+    .await
+    .unwrap();
+    let config = format!(
+        r#"
+[router]
+id = "router.test"
+data_dir = "data"
+
+[limits]
+max_body_bytes = "256KiB"
+
+[delivery]
+timeout = "3s"
+[delivery.retry]
+min_delay = "50ms"
+max_delay = "200ms"
+max_attempts = 5
+max_age = "1h"
+
+[[senders]]
+id = "portal"
+signing_certificates = ["pki/sample-portal-signing.crt"]
+tls_certificates = ["pki/sample-portal-tls.crt"]
+authors = ["psw:*"]
+
+[[senders]]
+id = "other-portal"
+signing_certificates = ["pki/router-receipts.crt"]
+authors = ["ghb:*"]
+
+[[destinations]]
+id = "bw"
+adapter = "http"
+url = "{bw}"
+
+[[destinations]]
+id = "by"
+adapter = "http"
+url = "https://localhost:{by_port}/inbox"
+ca = ["pki/ca.crt"]
+
+[[routes]]
+leser = "ags:08*"
+destination = "bw"
+
+[[routes]]
+leser = "ags:09*"
+destination = "by"
+{extra}
+"#,
+        bw = bw.url(),
+        by_port = by.addr.port(),
+    );
+    let router = TestRouter::start(&config, tmp.path()).await;
+    let client = TestClient::new(&pki);
+    World {
+        _tmp: tmp,
+        pki,
+        router,
+        client,
+        bw,
+        by,
+    }
+}
+
+pub async fn world() -> World {
+    world_with("").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_each_message_byte_identical_to_the_authority_its_reader_routes_to() {
+    let w = world().await;
+    let mut sent = Vec::new();
+    for (i, leser) in [
+        "ags:08111000",
+        "ags:09162000",
+        "ags:08221000",
+        "ags:09564000",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let id = new_id();
+        let signed = w.pki.sign(&message(&id, leser, "psw:01003110"));
+        let a = w
+            .client
+            .post_xml(&w.router.public_url("/v1/messages"), signed.clone())
+            .await;
+        assert_eq!(
+            a.status,
+            202,
+            "message {i}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
+        let v = a.json();
+        assert_eq!(v["id"], id.as_str());
+        assert_eq!(
+            v["destination"],
+            if leser.starts_with("ags:08") {
+                "bw"
+            } else {
+                "by"
+            }
+        );
+        assert_eq!(a.headers["location"], format!("/v1/messages/{id}").as_str());
+        sent.push((id, *leser, signed));
+    }
+    assert!(
+        w.bw.inbox.wait_for(2, Duration::from_secs(10)).await,
+        "bw got 2"
+    );
+    assert!(
+        w.by.inbox.wait_for(2, Duration::from_secs(10)).await,
+        "by got 2"
+    );
+    for (id, leser, signed) in &sent {
+        let (mine, other) = if leser.starts_with("ags:08") {
+            (&w.bw, &w.by)
+        } else {
+            (&w.by, &w.bw)
+        };
+        let got = mine
+            .inbox
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} did not reach its authority"));
+        assert_eq!(
+            got.body.as_ref(),
+            signed.as_slice(),
+            "{id} arrives byte-identical"
+        );
+        assert_eq!(got.headers["xoev-nachrichten-uuid"], id.as_str());
+        assert_eq!(got.headers["xoev-nachrichtentyp"], "2030");
+        assert_eq!(got.headers["content-type"], "application/xml");
+        assert!(
+            other.inbox.get(id).is_none(),
+            "{id} must not reach the other authority"
+        );
+        let v = wait_state(
+            &w.client,
+            &w.router,
+            id,
+            "delivered",
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(v["traffic_light"], "green");
+        let events: Vec<&str> = v["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(events, ["accepted", "attempt-started", "delivered"], "{v}");
+    }
+    w.router.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubmitting_the_same_message_returns_the_original_answer_and_delivers_once() {
+    let w = world().await;
+    let id = new_id();
+    let signed = w.pki.sign(&message(&id, "ags:08111000", "psw:01003110"));
+    let first = w
+        .client
+        .post_xml(&w.router.public_url("/v1/messages"), signed.clone())
+        .await;
+    assert_eq!(first.status, 202);
+    assert_eq!(first.json()["duplicate"], false);
+    let again = w
+        .client
+        .post_xml(&w.router.public_url("/v1/messages"), signed.clone())
+        .await;
+    assert_eq!(again.status, 202);
+    let v = again.json();
+    assert_eq!(v["duplicate"], true);
+    assert_eq!(v["accepted_at"], first.json()["accepted_at"]);
+    wait_state(
+        &w.client,
+        &w.router,
+        &id,
+        "delivered",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(w.bw.inbox.count(&id), 1);
+    w.router.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_a_failing_authority_and_delivers_after_it_recovers() {
+    let w = world().await;
+    w.bw.inbox.set_mode(xoev_mock_authority::Mode::Fail {
+        status: 503,
+        retry_after: None,
+    });
+    let id = new_id();
+    let signed = w.pki.sign(&message(&id, "ags:08111000", "psw:01003110"));
+    assert_eq!(
+        w.client
+            .post_xml(&w.router.public_url("/v1/messages"), signed.clone())
+            .await
+            .status,
+        202
+    );
+    // Let at least two attempts fail, then recover.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while w.bw.inbox.requests() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "router retries");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    w.bw.inbox.set_mode(xoev_mock_authority::Mode::Accept);
+    let v = wait_state(
+        &w.client,
+        &w.router,
+        &id,
+        "delivered",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        v["traffic_light"], "yellow",
+        "delivered after failed attempts: {v}"
+    );
+    assert!(v["attempts"].as_u64().unwrap() >= 3);
+    assert_eq!(
+        w.bw.inbox.get(&id).unwrap().body.as_ref(),
+        signed.as_slice()
+    );
+    w.router.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_goes_to_the_dead_letters_with_its_reason() {
+    let w = world().await;
+    w.bw.inbox.set_mode(xoev_mock_authority::Mode::Fail {
+        status: 422,
+        retry_after: None,
+    });
+    let id = new_id();
+    let signed = w.pki.sign(&message(&id, "ags:08111000", "psw:01003110"));
+    assert_eq!(
+        w.client
+            .post_xml(&w.router.public_url("/v1/messages"), signed)
+            .await
+            .status,
+        202
+    );
+    let v = wait_state(&w.client, &w.router, &id, "dead", Duration::from_secs(10)).await;
+    assert_eq!(v["traffic_light"], "red");
+    assert!(
+        v["last_error"].as_str().unwrap().contains("answered 422"),
+        "{v}"
+    );
+    assert_eq!(v["attempts"], 1, "a permanent refusal is not retried");
+    w.router.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_listener_serves_metrics_health_and_readiness_but_the_public_one_does_not() {
+    let w = world().await;
+    let id = new_id();
+    let signed = w.pki.sign(&message(&id, "ags:08111000", "psw:01003110"));
+    assert_eq!(
+        w.client
+            .post_xml(&w.router.public_url("/v1/messages"), signed)
+            .await
+            .status,
+        202
+    );
+    let bad = w
+        .client
+        .post_xml(&w.router.public_url("/v1/messages"), "<not-xml")
+        .await;
+    assert_eq!(bad.status, 400);
+    wait_state(
+        &w.client,
+        &w.router,
+        &id,
+        "delivered",
+        Duration::from_secs(10),
+    )
+    .await;
+
+    let m = w.client.get(&w.router.admin_url("/metrics")).await;
+    assert_eq!(m.status, 200);
+    let text = String::from_utf8_lossy(&m.body);
+    for needle in [
+        "xoev_router_ingress_requests_total{outcome=\"accepted\",problem=\"\"} 1",
+        "xoev_router_ingress_requests_total{outcome=\"rejected\",problem=\"malformed-xml\"} 1",
+        "xoev_router_delivery_attempts_total{destination=\"bw\",outcome=\"delivered\"} 1",
+        "xoev_router_queue_depth_messages{destination=\"by\",state=\"queued\"} 0",
+        "xoev_router_ingress_request_duration_seconds_bucket",
+        "xoev_router_delivery_end_to_end_seconds_bucket",
+        "xoev_router_queue_flush_duration_seconds_bucket",
+        "xoev_router_dsig_verify_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(needle), "metrics lack `{needle}`:\n{text}");
+    }
+    assert_eq!(
+        w.client.get(&w.router.admin_url("/healthz")).await.status,
+        200
+    );
+    assert_eq!(
+        w.client.get(&w.router.admin_url("/readyz")).await.status,
+        200
+    );
+    let public_metrics = w.client.get(&w.router.public_url("/metrics")).await;
+    public_metrics.problem(404, "not-found");
+    w.router.stop().await;
+}

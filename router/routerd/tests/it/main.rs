@@ -1,0 +1,8 @@
+//! Integration tests: the router really started on loopback, with real peers.
+//! One test binary (modules below) keeps link time down.
+
+mod cli;
+mod common;
+mod end_to_end;
+mod mtls;
+mod rejections;
