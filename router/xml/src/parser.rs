@@ -210,7 +210,7 @@ impl<'a> Parser<'a> {
                 }
                 Event::Comment(c) => {
                     let raw: &str = &c.into_inner();
-                    if raw.contains("--") || raw.ends_with('-') {
+                    if raw.contains('-') && (raw.contains("--") || raw.ends_with('-')) {
                         return Err(XmlError::Syntax {
                             reason: "'--' inside a comment".to_owned(),
                             position: self.lines.at(start),
@@ -266,7 +266,9 @@ impl<'a> Parser<'a> {
             let lead = raw.bytes().take_while(|b| is_space(*b)).count();
             return Err(self.structure("text outside the root element", start + lead));
         }
-        if let Some(i) = raw.find("]]>") {
+        if raw.contains(']')
+            && let Some(i) = raw.find("]]>")
+        {
             return Err(XmlError::Syntax {
                 reason: "']]>' in character data".to_owned(),
                 position: self.lines.at(start + i),

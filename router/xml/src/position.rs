@@ -18,14 +18,14 @@ impl std::fmt::Display for Position {
     }
 }
 
-/// Turns byte offsets into line/column. Invariant: `offset` is a char
-/// boundary of `text` and `line`/`line_start` describe it.
+/// Turns byte offsets into line/column, in one pass over the input.
+/// Invariant: `line` and `column` describe byte `offset` of `text`.
 pub(crate) struct LineTracker<'a> {
     text: &'a str,
     base: usize,
     offset: usize,
     line: u32,
-    line_start: usize,
+    column: u32,
 }
 
 impl<'a> LineTracker<'a> {
@@ -36,43 +36,41 @@ impl<'a> LineTracker<'a> {
             base,
             offset: 0,
             line: 1,
-            line_start: 0,
+            column: 1,
         }
     }
 
-    /// Position of byte `offset` of `text`. Cheap when offsets grow; an
-    /// earlier offset restarts from the beginning (only happens on errors).
+    /// Position of byte `offset` of `text`. Amortised O(1) when offsets
+    /// grow; an earlier offset restarts from the beginning (errors only).
     pub(crate) fn at(&mut self, offset: usize) -> Position {
         let offset = offset.min(self.text.len());
         if offset < self.offset {
             self.offset = 0;
             self.line = 1;
-            self.line_start = 0;
+            self.column = 1;
         }
         let bytes = self.text.as_bytes();
-        let mut i = self.offset;
-        while i < offset {
-            match bytes.get(i) {
-                Some(b'\n') => {
+        for i in self.offset..offset {
+            match bytes.get(i).copied().unwrap_or(0) {
+                b'\n' => {
                     self.line = self.line.saturating_add(1);
-                    self.line_start = i + 1;
+                    self.column = 1;
                 }
-                // CRLF counts once: the LF that follows starts the line.
-                Some(b'\r') if bytes.get(i + 1) != Some(&b'\n') => {
+                // CRLF counts once: the LF that follows ends the line.
+                b'\r' if bytes.get(i + 1) != Some(&b'\n') => {
                     self.line = self.line.saturating_add(1);
-                    self.line_start = i + 1;
+                    self.column = 1;
                 }
+                b'\r' => {}
+                // Count characters: every byte that is not a UTF-8 continuation byte.
+                b if b & 0xC0 != 0x80 => self.column = self.column.saturating_add(1),
                 _ => {}
             }
-            i += 1;
         }
         self.offset = offset;
-        let column_bytes = bytes.get(self.line_start..offset).unwrap_or(&[]);
-        // Count characters: every byte that is not a UTF-8 continuation byte.
-        let column = column_bytes.iter().filter(|b| (**b & 0xC0) != 0x80).count();
         Position {
             line: self.line,
-            column: u32::try_from(column).unwrap_or(u32::MAX).saturating_add(1),
+            column: self.column,
             offset: offset + self.base,
         }
     }
