@@ -21,10 +21,10 @@ pub(crate) fn find_invalid_char(text: &str) -> Option<(usize, char)> {
         let below_20 = w.wrapping_sub(LO * 0x20) & !w & HI;
         let x = w ^ (LO * 0xEF);
         let is_ef = x.wrapping_sub(LO) & !x & HI;
-        if below_20 | is_ef != 0 {
-            if let Some(found) = check_range(text, from, from + 8) {
-                return Some(found);
-            }
+        if below_20 | is_ef != 0
+            && let Some(found) = check_range(text, from, from + 8)
+        {
+            return Some(found);
         }
         from += 8;
     }
