@@ -74,6 +74,23 @@ pub(crate) struct DeclRec {
     pub(crate) uri: Span,
 }
 
+static EMPTY_ELEM: ElemRec = ElemRec {
+    node: 0,
+    prefix: None,
+    local: Span { start: 0, len: 0 },
+    namespace: None,
+    attrs: (0, 0),
+    decls: (0, 0),
+    subtree_end: 0,
+    position: Position {
+        line: 0,
+        column: 0,
+        offset: 0,
+    },
+    content_end: 0,
+    self_closing: false,
+};
+
 /// A parsed document. Owns all its data; `Send + Sync`; never changes.
 #[derive(Clone, Debug)]
 pub struct Document {
