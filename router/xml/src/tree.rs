@@ -162,10 +162,8 @@ impl Document {
 
     fn elem_rec(&self, elem: u32) -> &ElemRec {
         // Element handles are only made from valid indices (tree invariant);
-        // fall back to the root record rather than panic.
-        self.elems
-            .get(elem as usize)
-            .unwrap_or_else(|| &self.elems[0])
+        // an empty record stands in rather than a panic.
+        self.elems.get(elem as usize).unwrap_or(&EMPTY_ELEM)
     }
 }
 
