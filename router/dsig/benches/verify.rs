@@ -7,14 +7,19 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ring::signature::{KeyPair, UnparsedPublicKey};
-use xoev_dsig::c14n::{canonicalize, Method};
-use xoev_dsig::{certificates_from_pem, sign, verify, SignOptions, SigningKey, TrustStore, UnixTime, VerifyOptions};
+use xoev_dsig::c14n::{Method, canonicalize};
+use xoev_dsig::{
+    SignOptions, SigningKey, TrustStore, UnixTime, VerifyOptions, certificates_from_pem, sign,
+    verify,
+};
 use xoev_xml::Limits;
 
 fn keys(file: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/keys")
+        .join(file);
     std::fs::read(&path).expect("test key")
 }
 
@@ -41,7 +46,9 @@ fn message(size: usize) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let now = VerifyOptions::new(UnixTime::since_unix_epoch(Duration::from_secs(1_798_761_600)));
+    let now = VerifyOptions::new(UnixTime::since_unix_epoch(Duration::from_secs(
+        1_798_761_600,
+    )));
     let mut trust = TrustStore::new();
     let ca = certificates_from_pem(&keys("ca.cert.pem")).remove(0);
     trust.add_ca_certificate(ca, "ca").expect("ca");
@@ -50,7 +57,10 @@ fn bench(c: &mut Criterion) {
     for (name, size) in [("4KiB", 4 * 1024), ("1MiB", 1024 * 1024)] {
         let input = message(size);
         for key_name in ["rsa2048", "p256"] {
-            let key = SigningKey::from_pem(std::str::from_utf8(&keys(&format!("{key_name}.key.pem"))).expect("utf8")).expect("key");
+            let key = SigningKey::from_pem(
+                std::str::from_utf8(&keys(&format!("{key_name}.key.pem"))).expect("utf8"),
+            )
+            .expect("key");
             let cert = certificates_from_pem(&keys(&format!("{key_name}.cert.pem"))).remove(0);
             let signed = sign(&input, &key, Some(&cert), &SignOptions::default()).expect("sign");
             let mut g = c.benchmark_group(format!("{name}/{key_name}"));
@@ -66,7 +76,9 @@ fn bench(c: &mut Criterion) {
         // Stages without the signature check: parse, and C14N + SHA-256 of the message.
         let mut g = c.benchmark_group(format!("{name}/stages"));
         g.throughput(Throughput::Elements(1));
-        g.bench_function("parse", |b| b.iter(|| xoev_xml::parse(&input, &limits).expect("parse")));
+        g.bench_function("parse", |b| {
+            b.iter(|| xoev_xml::parse(&input, &limits).expect("parse"))
+        });
         let doc = xoev_xml::parse(&input, &limits).expect("parse");
         let mut out = Vec::with_capacity(input.len());
         g.bench_function("c14n+sha256", |b| {
@@ -84,18 +96,35 @@ fn bench(c: &mut Criterion) {
     let rng = ring::rand::SystemRandom::new();
     let mut g = c.benchmark_group("ring-only");
     g.throughput(Throughput::Elements(1));
-    let rsa_der = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(&keys("rsa2048.key.pem")).expect("pem");
+    let rsa_der = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(&keys("rsa2048.key.pem"))
+        .expect("pem");
     let rsa = ring::signature::RsaKeyPair::from_pkcs8(rsa_der.secret_pkcs8_der()).expect("rsa");
     let mut sig = vec![0; rsa.public().modulus_len()];
-    rsa.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, &message, &mut sig).expect("sign");
-    let rsa_pub = UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, rsa.public_key().as_ref().to_vec());
-    g.bench_function("rsa2048-sha256", |b| b.iter(|| rsa_pub.verify(&message, &sig).expect("ok")));
-    let ec_der = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(&keys("p256.key.pem")).expect("pem");
-    let ec = ring::signature::EcdsaKeyPair::from_pkcs8(&ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING, ec_der.secret_pkcs8_der(), &rng)
-        .expect("ec");
+    rsa.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, &message, &mut sig)
+        .expect("sign");
+    let rsa_pub = UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        rsa.public_key().as_ref().to_vec(),
+    );
+    g.bench_function("rsa2048-sha256", |b| {
+        b.iter(|| rsa_pub.verify(&message, &sig).expect("ok"))
+    });
+    let ec_der =
+        rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(&keys("p256.key.pem")).expect("pem");
+    let ec = ring::signature::EcdsaKeyPair::from_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        ec_der.secret_pkcs8_der(),
+        &rng,
+    )
+    .expect("ec");
     let ec_sig = ec.sign(&rng, &message).expect("sign");
-    let ec_pub = UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, ec.public_key().as_ref().to_vec());
-    g.bench_function("p256-sha256", |b| b.iter(|| ec_pub.verify(&message, ec_sig.as_ref()).expect("ok")));
+    let ec_pub = UnparsedPublicKey::new(
+        &ring::signature::ECDSA_P256_SHA256_FIXED,
+        ec.public_key().as_ref().to_vec(),
+    );
+    g.bench_function("p256-sha256", |b| {
+        b.iter(|| ec_pub.verify(&message, ec_sig.as_ref()).expect("ok"))
+    });
     g.finish();
 }
 

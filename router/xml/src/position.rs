@@ -26,6 +26,11 @@ pub(crate) struct LineTracker<'a> {
     offset: usize,
     line: u32,
     column: u32,
+    has_cr: bool,
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl<'a> LineTracker<'a> {
@@ -37,6 +42,7 @@ impl<'a> LineTracker<'a> {
             offset: 0,
             line: 1,
             column: 1,
+            has_cr: text.contains('\r'),
         }
     }
 
@@ -50,21 +56,37 @@ impl<'a> LineTracker<'a> {
             self.column = 1;
         }
         let bytes = self.text.as_bytes();
-        for i in self.offset..offset {
-            match bytes.get(i).copied().unwrap_or(0) {
-                b'\n' => {
+        let from = self.offset;
+        let segment = bytes.get(from..offset).unwrap_or(&[]);
+        let chars = |s: &[u8]| {
+            to_u32(
+                s.iter()
+                    .filter(|b| (**b & 0xC0) != 0x80 && **b != b'\r')
+                    .count(),
+            )
+        };
+        if self.has_cr {
+            // Rare: documents with CR. Byte by byte, CRLF counted once.
+            for (i, b) in segment.iter().enumerate() {
+                let line_end =
+                    *b == b'\n' || (*b == b'\r' && bytes.get(from + i + 1) != Some(&b'\n'));
+                if line_end {
                     self.line = self.line.saturating_add(1);
                     self.column = 1;
+                } else if (*b & 0xC0) != 0x80 && *b != b'\r' {
+                    self.column = self.column.saturating_add(1);
                 }
-                // CRLF counts once: the LF that follows ends the line.
-                b'\r' if bytes.get(i + 1) != Some(&b'\n') => {
-                    self.line = self.line.saturating_add(1);
-                    self.column = 1;
+            }
+        } else {
+            // Common: LF only. Counting passes the compiler vectorises.
+            match segment.iter().rposition(|b| *b == b'\n') {
+                None => self.column = self.column.saturating_add(chars(segment)),
+                Some(last) => {
+                    let newlines = segment.iter().filter(|b| **b == b'\n').count();
+                    self.line = self.line.saturating_add(to_u32(newlines));
+                    self.column =
+                        1u32.saturating_add(chars(segment.get(last + 1..).unwrap_or(&[])));
                 }
-                b'\r' => {}
-                // Count characters: every byte that is not a UTF-8 continuation byte.
-                b if b & 0xC0 != 0x80 => self.column = self.column.saturating_add(1),
-                _ => {}
             }
         }
         self.offset = offset;

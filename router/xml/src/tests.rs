@@ -407,3 +407,14 @@ fn columns_stay_right_on_very_long_lines() {
     let a = d.root().child_elements().last().expect("a");
     assert_eq!((a.position().line, a.position().column), (1, 4 + 40_000));
 }
+
+#[test]
+fn counts_lone_cr_and_crlf_as_one_line_end_each() {
+    let d = doc("<r>\r<a/>\r\n\r\n  <ü/><b/>\n\r<c/></r>");
+    let kids: Vec<_> = d
+        .root()
+        .child_elements()
+        .map(|e| (e.position().line, e.position().column))
+        .collect();
+    assert_eq!(kids, vec![(2, 1), (4, 3), (4, 7), (6, 1)]);
+}
