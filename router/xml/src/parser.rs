@@ -392,7 +392,12 @@ impl<'a> Parser<'a> {
         self_closing: bool,
     ) -> Result<()> {
         self.flush_text()?;
-        let position = self.lines.at(start);
+        // Resolved to line and column only if an error is returned (see `resolve`).
+        let position = Position {
+            line: 0,
+            column: 0,
+            offset: start,
+        };
         if self.open.is_empty() && self.root.is_some() {
             return Err(XmlError::BadStructure {
                 reason: "more than one root element",
