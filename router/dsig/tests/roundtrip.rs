@@ -153,3 +153,21 @@ fn unsigned_document_is_reported_as_unsigned() {
         VerifyError::Unsigned
     );
 }
+
+#[test]
+fn signs_input_with_a_utf8_bom_and_keeps_the_bom() {
+    let mut input = vec![0xEF, 0xBB, 0xBF];
+    input.extend_from_slice(b"<r xmlns=\"urn:bom\"><a>\xC3\x9F</a></r>");
+    let signed = sign(
+        &input,
+        &key("p256"),
+        Some(&cert("p256")),
+        &SignOptions::default(),
+    )
+    .expect("sign");
+    assert!(signed.starts_with(&[0xEF, 0xBB, 0xBF, b'<', b'r']));
+    assert!(signed.ends_with(b"</ds:Signature></r>"));
+    let doc = parse(&signed);
+    assert!(verify(&doc, &pinned_store("p256"), &opts()).is_ok());
+    assert_eq!(doc.root().position().offset, 3);
+}

@@ -9,7 +9,32 @@ pub(crate) fn is_xml_char(c: char) -> bool {
 /// Fast path: only bytes below 0x20 and the UTF-8 lead byte 0xEF can start one.
 pub(crate) fn find_invalid_char(text: &str) -> Option<(usize, char)> {
     let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut from = 0;
+    // Scan 8 bytes at a time for anything below 0x20 or equal to 0xEF, then
+    // look closer; most chunks are plain text and pass in one test.
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        let below_20 = w.wrapping_sub(LO * 0x20) & !w & HI;
+        let x = w ^ (LO * 0xEF);
+        let is_ef = x.wrapping_sub(LO) & !x & HI;
+        if below_20 | is_ef != 0
+            && let Some(found) = check_range(text, from, from + 8)
+        {
+            return Some(found);
+        }
+        from += 8;
+    }
+    check_range(text, from, bytes.len())
+}
+
+fn check_range(text: &str, from: usize, to: usize) -> Option<(usize, char)> {
+    let bytes = text.as_bytes();
+    for i in from..to.min(bytes.len()) {
+        let b = bytes.get(i).copied().unwrap_or(0);
         let suspicious = (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') || b == 0xEF;
         if suspicious
             && let Some(c) = text.get(i..).and_then(|rest| rest.chars().next())
@@ -37,6 +62,19 @@ fn is_name_char(c: char) -> bool {
 
 /// `NCName`: a `Name` without colons.
 pub(crate) fn is_ncname(s: &str) -> bool {
+    // Fast path: almost all names are ASCII.
+    let bytes = s.as_bytes();
+    if bytes.is_ascii() {
+        return match bytes.split_first() {
+            Some((first, rest)) => {
+                (first.is_ascii_alphabetic() || *first == b'_')
+                    && rest
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            }
+            None => false,
+        };
+    }
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if c != ':' && is_name_start_char(c) => chars.all(|c| c != ':' && is_name_char(c)),

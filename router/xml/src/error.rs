@@ -218,4 +218,30 @@ impl XmlError {
             | Self::TextTooLong { position, .. } => Some(*position),
         }
     }
+
+    /// Mutable access for the parser, which fills in line and column lazily.
+    pub(crate) fn position_mut(&mut self) -> Option<&mut Position> {
+        match self {
+            Self::InputTooLarge { .. } => None,
+            Self::InvalidUtf8 { position }
+            | Self::UnsupportedEncoding { position, .. }
+            | Self::BadDeclaration { position, .. }
+            | Self::InvalidCharacter { position, .. }
+            | Self::InvalidCharReference { position, .. }
+            | Self::Syntax { position, .. }
+            | Self::InvalidName { position, .. }
+            | Self::DuplicateAttribute { position, .. }
+            | Self::UnboundPrefix { position, .. }
+            | Self::BadNamespaceDeclaration { position, .. }
+            | Self::BadStructure { position, .. }
+            | Self::DoctypeForbidden { position }
+            | Self::UndefinedEntity { position, .. }
+            | Self::RelativeNamespaceUri { position, .. }
+            | Self::TooDeep { position, .. }
+            | Self::TooManyAttributes { position, .. }
+            | Self::NameTooLong { position, .. }
+            | Self::TooManyNodes { position, .. }
+            | Self::TextTooLong { position, .. } => Some(position),
+        }
+    }
 }

@@ -46,7 +46,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Document> {
         });
     }
     parser.run()?;
-    Ok(parser.finish())
+    Ok(parser.finish(bom))
 }
 
 struct Open {
@@ -72,7 +72,9 @@ struct Parser<'a> {
     root: Option<u32>,
     xml_ns: Span,
     /// Text, references and CDATA not yet turned into a node.
-    pending: String,
+    /// Start in `strings` of text (and references, CDATA) not yet turned
+    /// into a node; it is written in place, so the span just grows.
+    pending: Option<usize>,
     pending_offset: usize,
     scratch_attrs: Vec<RawAttr<'a>>,
     /// First entry of `decls` that belongs to the element being read.
@@ -112,15 +114,18 @@ impl<'a> Parser<'a> {
             doc_last_child: NONE,
             root: None,
             xml_ns,
-            pending: String::new(),
+            pending: None,
             pending_offset: 0,
             scratch_attrs: Vec::new(),
             current_decl_from: 0,
         }
     }
 
-    fn finish(self) -> Document {
+    fn finish(self, bom: usize) -> Document {
         Document {
+            source: self.text.into(),
+            bom: to_u32(bom),
+            line_starts: std::sync::OnceLock::new(),
             nodes: self.nodes,
             elems: self.elems,
             attrs: self.attrs,
@@ -176,10 +181,13 @@ impl<'a> Parser<'a> {
                         position: self.lines.at(start),
                     });
                 }
-                Event::Start(tag) => self.start_element(&tag, start, false)?,
+                Event::Start(tag) => self
+                    .start_element(&tag, start, false)
+                    .map_err(|e| self.resolve(e))?,
                 Event::Empty(tag) => {
                     let end = offset_usize(reader.buffer_position()).saturating_sub(2);
-                    self.start_element(&tag, start, true)?;
+                    self.start_element(&tag, start, true)
+                        .map_err(|e| self.resolve(e))?;
                     self.end_element(end)?;
                 }
                 Event::End(_) => {
@@ -203,14 +211,12 @@ impl<'a> Parser<'a> {
                     }
                     let name: &str = &r.into_inner();
                     let c = self.resolve_reference(name, start)?;
-                    if self.pending.is_empty() {
-                        self.pending_offset = start;
-                    }
-                    self.pending.push(c);
+                    self.open_pending(start);
+                    self.strings.push(c);
                 }
                 Event::Comment(c) => {
                     let raw: &str = &c.into_inner();
-                    if raw.contains("--") || raw.ends_with('-') {
+                    if raw.contains('-') && (raw.contains("--") || raw.ends_with('-')) {
                         return Err(XmlError::Syntax {
                             reason: "'--' inside a comment".to_owned(),
                             position: self.lines.at(start),
@@ -241,6 +247,17 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Fills in line and column of an error raised with an unresolved
+    /// position (only the offset known), keeping the hot path free of it.
+    fn resolve(&mut self, mut e: XmlError) -> XmlError {
+        if let Some(p) = e.position_mut()
+            && p.line == 0
+        {
+            *p = self.lines.at(p.offset);
+        }
+        e
+    }
+
     fn structure(&mut self, reason: &'static str, offset: usize) -> XmlError {
         XmlError::BadStructure {
             reason,
@@ -266,7 +283,9 @@ impl<'a> Parser<'a> {
             let lead = raw.bytes().take_while(|b| is_space(*b)).count();
             return Err(self.structure("text outside the root element", start + lead));
         }
-        if let Some(i) = raw.find("]]>") {
+        if raw.contains(']')
+            && let Some(i) = raw.find("]]>")
+        {
             return Err(XmlError::Syntax {
                 reason: "']]>' in character data".to_owned(),
                 position: self.lines.at(start + i),
@@ -276,21 +295,32 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn add_pending(&mut self, raw: &str, start: usize) {
-        if self.pending.is_empty() {
+    fn open_pending(&mut self, start: usize) {
+        if self.pending.is_none() {
+            self.pending = Some(self.strings.len());
             self.pending_offset = start;
         }
-        normalize_line_ends_into(&mut self.pending, raw);
+    }
+
+    fn add_pending(&mut self, raw: &str, start: usize) {
+        self.open_pending(start);
+        normalize_line_ends_into(&mut self.strings, raw);
     }
 
     fn flush_text(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
+        let Some(from) = self.pending.take() else {
+            return Ok(());
+        };
+        let len = self.strings.len() - from;
+        if len == 0 {
             return Ok(());
         }
         let offset = self.pending_offset;
-        self.check_text_len(self.pending.len(), offset)?;
-        let span = push_str(&mut self.strings, &self.pending);
-        self.pending.clear();
+        self.check_text_len(len, offset)?;
+        let span = Span {
+            start: to_u32(from),
+            len: to_u32(len),
+        };
         self.push_node(NodeKind::Text(span), offset)?;
         Ok(())
     }
@@ -362,7 +392,12 @@ impl<'a> Parser<'a> {
         self_closing: bool,
     ) -> Result<()> {
         self.flush_text()?;
-        let position = self.lines.at(start);
+        // Resolved to line and column only if an error is returned (see `resolve`).
+        let position = Position {
+            line: 0,
+            column: 0,
+            offset: start,
+        };
         if self.open.is_empty() && self.root.is_some() {
             return Err(XmlError::BadStructure {
                 reason: "more than one root element",
@@ -482,7 +517,7 @@ impl<'a> Parser<'a> {
             attrs: (to_u32(attr_from), to_u32(attr_to)),
             decls: (to_u32(decl_from), to_u32(decl_to)),
             subtree_end: node,
-            position,
+            start: to_u32(start),
             content_end: 0,
             self_closing,
         });
@@ -512,8 +547,17 @@ impl<'a> Parser<'a> {
     }
 
     fn lookup(&self, prefix: Option<&str>) -> Option<Span> {
+        // Inline byte comparison: these are short prefixes, and a libc
+        // memcmp call per scope entry showed up in profiles.
+        let same =
+            |a: &str, b: &str| a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y);
         for (p, uri) in self.scope.iter().rev() {
-            if p.map(|s| self.str(s)) == prefix {
+            let matches = match (p, prefix) {
+                (None, None) => true,
+                (Some(s), Some(q)) => same(self.str(*s), q),
+                _ => false,
+            };
+            if matches {
                 return (uri.len > 0).then_some(*uri);
             }
         }

@@ -18,14 +18,19 @@ impl std::fmt::Display for Position {
     }
 }
 
-/// Turns byte offsets into line/column. Invariant: `offset` is a char
-/// boundary of `text` and `line`/`line_start` describe it.
+/// Turns byte offsets into line/column, in one pass over the input.
+/// Invariant: `line` and `column` describe byte `offset` of `text`.
 pub(crate) struct LineTracker<'a> {
     text: &'a str,
     base: usize,
     offset: usize,
     line: u32,
-    line_start: usize,
+    column: u32,
+    has_cr: bool,
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl<'a> LineTracker<'a> {
@@ -36,43 +41,58 @@ impl<'a> LineTracker<'a> {
             base,
             offset: 0,
             line: 1,
-            line_start: 0,
+            column: 1,
+            has_cr: text.contains('\r'),
         }
     }
 
-    /// Position of byte `offset` of `text`. Cheap when offsets grow; an
-    /// earlier offset restarts from the beginning (only happens on errors).
+    /// Position of byte `offset` of `text`. Amortised O(1) when offsets
+    /// grow; an earlier offset restarts from the beginning (errors only).
     pub(crate) fn at(&mut self, offset: usize) -> Position {
         let offset = offset.min(self.text.len());
         if offset < self.offset {
             self.offset = 0;
             self.line = 1;
-            self.line_start = 0;
+            self.column = 1;
         }
         let bytes = self.text.as_bytes();
-        let mut i = self.offset;
-        while i < offset {
-            match bytes.get(i) {
-                Some(b'\n') => {
+        let from = self.offset;
+        let segment = bytes.get(from..offset).unwrap_or(&[]);
+        let chars = |s: &[u8]| {
+            to_u32(
+                s.iter()
+                    .filter(|b| (**b & 0xC0) != 0x80 && **b != b'\r')
+                    .count(),
+            )
+        };
+        if self.has_cr {
+            // Rare: documents with CR. Byte by byte, CRLF counted once.
+            for (i, b) in segment.iter().enumerate() {
+                let line_end =
+                    *b == b'\n' || (*b == b'\r' && bytes.get(from + i + 1) != Some(&b'\n'));
+                if line_end {
                     self.line = self.line.saturating_add(1);
-                    self.line_start = i + 1;
+                    self.column = 1;
+                } else if (*b & 0xC0) != 0x80 && *b != b'\r' {
+                    self.column = self.column.saturating_add(1);
                 }
-                // CRLF counts once: the LF that follows starts the line.
-                Some(b'\r') if bytes.get(i + 1) != Some(&b'\n') => {
-                    self.line = self.line.saturating_add(1);
-                    self.line_start = i + 1;
-                }
-                _ => {}
             }
-            i += 1;
+        } else {
+            // Common: LF only. Counting passes the compiler vectorises.
+            match segment.iter().rposition(|b| *b == b'\n') {
+                None => self.column = self.column.saturating_add(chars(segment)),
+                Some(last) => {
+                    let newlines = segment.iter().filter(|b| **b == b'\n').count();
+                    self.line = self.line.saturating_add(to_u32(newlines));
+                    self.column =
+                        1u32.saturating_add(chars(segment.get(last + 1..).unwrap_or(&[])));
+                }
+            }
         }
         self.offset = offset;
-        let column_bytes = bytes.get(self.line_start..offset).unwrap_or(&[]);
-        // Count characters: every byte that is not a UTF-8 continuation byte.
-        let column = column_bytes.iter().filter(|b| (**b & 0xC0) != 0x80).count();
         Position {
             line: self.line,
-            column: u32::try_from(column).unwrap_or(u32::MAX).saturating_add(1),
+            column: self.column,
             offset: offset + self.base,
         }
     }

@@ -380,3 +380,41 @@ fn document_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<crate::Document>();
 }
+
+#[test]
+fn finds_invalid_characters_anywhere_in_long_input() {
+    for pad in 0..20 {
+        let text = format!("<r>{}\u{1F}</r>", "x".repeat(pad));
+        let e = parse(text.as_bytes(), &Limits::default()).expect_err("invalid");
+        assert_eq!(e.position().map(|p| p.offset), Some(3 + pad), "pad {pad}");
+        let fine = format!("<r>{}\u{FFFD}\u{EFFF}</r>", "x".repeat(pad));
+        assert!(
+            parse(fine.as_bytes(), &Limits::default()).is_ok(),
+            "pad {pad}"
+        );
+        let bad = format!("<r>{}\u{FFFF}</r>", "x".repeat(pad));
+        assert!(matches!(
+            parse(bad.as_bytes(), &Limits::default()),
+            Err(XmlError::InvalidCharacter { code: 0xFFFF, .. })
+        ));
+    }
+}
+
+#[test]
+fn columns_stay_right_on_very_long_lines() {
+    let text = format!("<r>{}<a/></r>", "<b/>".repeat(10_000));
+    let d = doc(&text);
+    let a = d.root().child_elements().last().expect("a");
+    assert_eq!((a.position().line, a.position().column), (1, 4 + 40_000));
+}
+
+#[test]
+fn counts_lone_cr_and_crlf_as_one_line_end_each() {
+    let d = doc("<r>\r<a/>\r\n\r\n  <ü/><b/>\n\r<c/></r>");
+    let kids: Vec<_> = d
+        .root()
+        .child_elements()
+        .map(|e| (e.position().line, e.position().column))
+        .collect();
+    assert_eq!(kids, vec![(2, 1), (4, 3), (4, 7), (6, 1)]);
+}

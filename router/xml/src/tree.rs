@@ -7,6 +7,8 @@
 //! - `parent`, `first_child` and `next_sibling` are node indices or `NONE`.
 //! - a document has exactly one root element, the only element child of node 0.
 
+use std::sync::OnceLock;
+
 use crate::Position;
 
 pub(crate) const NONE: u32 = u32::MAX;
@@ -54,7 +56,8 @@ pub(crate) struct ElemRec {
     pub(crate) attrs: (u32, u32),
     pub(crate) decls: (u32, u32),
     pub(crate) subtree_end: u32,
-    pub(crate) position: Position,
+    /// Byte offset of the start tag's `<` in the input after the BOM.
+    pub(crate) start: u32,
     /// Byte offset of `</` of the end tag, or of `/>` for an empty-element tag.
     pub(crate) content_end: u32,
     pub(crate) self_closing: bool,
@@ -74,6 +77,19 @@ pub(crate) struct DeclRec {
     pub(crate) uri: Span,
 }
 
+static EMPTY_ELEM: ElemRec = ElemRec {
+    node: 0,
+    prefix: None,
+    local: Span { start: 0, len: 0 },
+    namespace: None,
+    attrs: (0, 0),
+    decls: (0, 0),
+    subtree_end: 0,
+    start: 0,
+    content_end: 0,
+    self_closing: false,
+};
+
 /// A parsed document. Owns all its data; `Send + Sync`; never changes.
 #[derive(Clone, Debug)]
 pub struct Document {
@@ -83,6 +99,11 @@ pub struct Document {
     pub(crate) decls: Vec<DeclRec>,
     pub(crate) strings: String,
     pub(crate) root: u32,
+    /// The input after the BOM, kept so positions can be computed on demand
+    /// instead of on the hot path.
+    pub(crate) source: Box<str>,
+    pub(crate) bom: u32,
+    pub(crate) line_starts: OnceLock<Vec<u32>>,
 }
 
 impl Document {
@@ -143,12 +164,39 @@ impl Document {
         })
     }
 
+    /// Line and column of byte `offset` (after the BOM). The line index is
+    /// built on first use, O(n) once; each lookup is O(log lines + column).
+    fn position_at(&self, offset: u32) -> Position {
+        let bytes = self.source.as_bytes();
+        let starts = self.line_starts.get_or_init(|| {
+            let mut starts = vec![0u32];
+            for (i, b) in bytes.iter().enumerate() {
+                let line_end = *b == b'\n' || (*b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+                if line_end {
+                    starts.push(u32::try_from(i + 1).unwrap_or(u32::MAX));
+                }
+            }
+            starts
+        });
+        let line = starts.partition_point(|s| *s <= offset).max(1);
+        let line_start = starts.get(line - 1).copied().unwrap_or(0) as usize;
+        let column = bytes
+            .get(line_start..offset as usize)
+            .unwrap_or(&[])
+            .iter()
+            .filter(|b| (**b & 0xC0) != 0x80 && **b != b'\r')
+            .count();
+        Position {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX).saturating_add(1),
+            offset: offset as usize + self.bom as usize,
+        }
+    }
+
     fn elem_rec(&self, elem: u32) -> &ElemRec {
         // Element handles are only made from valid indices (tree invariant);
-        // fall back to the root record rather than panic.
-        self.elems
-            .get(elem as usize)
-            .unwrap_or_else(|| &self.elems[0])
+        // an empty record stands in rather than a panic.
+        self.elems.get(elem as usize).unwrap_or(&EMPTY_ELEM)
     }
 }
 
@@ -363,14 +411,14 @@ impl<'d> Element<'d> {
 
     /// Position of the start tag's `<`.
     pub fn position(&self) -> Position {
-        self.rec().position
+        self.doc.position_at(self.rec().start)
     }
 
     /// Byte offset in the input of the end tag's `</`, or of the `/>` that
     /// closes an empty-element tag. Used to insert content (an enveloped
     /// signature) without re-serialising the document.
     pub fn content_end_offset(&self) -> usize {
-        self.rec().content_end as usize
+        self.rec().content_end as usize + self.doc.bom as usize
     }
 
     /// Was the element written as an empty-element tag (`<e/>`)?
