@@ -64,8 +64,10 @@ pub struct OpenReport {
     pub leases: Duration,
     /// Leases returned.
     pub leases_returned: usize,
-    /// Rebuilding the depth counters from the indexes.
+    /// Loading (or rebuilding) the depth counters.
     pub depths: Duration,
+    /// Whether the counters had to be rebuilt from the indexes (full scan).
+    pub depths_rebuilt: bool,
 }
 
 /// The durable queue on sled. Cheap to clone (shared state).
@@ -138,7 +140,7 @@ impl SledStore {
             inner.return_leases_at_open(config.now_at_open.unwrap_or_else(Timestamp::now))?;
         report.leases = t.elapsed();
         let t = Instant::now();
-        inner.rebuild_depths()?;
+        report.depths_rebuilt = inner.load_depths()?;
         report.depths = t.elapsed();
         tracing::info!(
             message = "Queue store opened.",
@@ -147,6 +149,7 @@ impl SledStore {
             sync_ms = report.sync.as_millis() as u64,
             leases_returned = report.leases_returned,
             depths_ms = report.depths.as_millis() as u64,
+            depths_rebuilt = report.depths_rebuilt,
         );
         inner.open_report = report;
         Ok(SledStore {
@@ -285,7 +288,7 @@ impl Inner {
         Ok((value, ticket))
     }
 
-    fn report_corruption(&self, c: Corruption) {
+    pub(crate) fn report_corruption(&self, c: Corruption) {
         self.corrupt_total.fetch_add(1, Ordering::Relaxed);
         tracing::error!(
             message = "Corrupt queue value moved to quarantine.",
