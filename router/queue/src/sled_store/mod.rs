@@ -169,12 +169,13 @@ impl SledStore {
 
     /// Scans every record and index and reports where they disagree with the invariants
     /// (docs/queue.md §2: 2, 4, 13). Meant for tests and operators on a quiet store: writes
-    /// running at the same time show up as false problems.
+    /// running at the same time show up as false problems. Blocking (a full scan): call it from
+    /// `spawn_blocking` in async code.
     pub fn check_consistency(&self) -> Result<ConsistencyReport, StoreError> {
         self.inner.check_consistency()
     }
 
-    /// Values moved aside because they failed their check.
+    /// Values moved aside because they failed their check. Blocking (a scan of `quarantine`).
     pub fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
         let mut out = Vec::new();
         for item in self.inner.trees.quarantine.iter() {
