@@ -255,6 +255,23 @@ pub enum StoreError {
     Closed,
 }
 
+impl StoreError {
+    /// A bounded, stable name for metric labels and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            StoreError::DestinationFull { .. } => "destination-full",
+            StoreError::DiskFull { .. } => "disk-full",
+            StoreError::LeaseLost(_) => "lease-lost",
+            StoreError::NotFound(_) => "not-found",
+            StoreError::PayloadLost(_) => "payload-lost",
+            StoreError::WrongState { .. } => "wrong-state",
+            StoreError::InvalidMessage { .. } => "invalid-message",
+            StoreError::Storage(_) => "storage",
+            StoreError::Closed => "closed",
+        }
+    }
+}
+
 /// A durable, crash-safe message queue with per-destination FIFO, leases, scheduled retries,
 /// dead letters and deduplication by message id. See `docs/queue.md` for the invariants.
 ///

@@ -9,4 +9,4 @@ mod api;
 mod sled_store;
 
 pub use api::*;
-pub use sled_store::{ConsistencyReport, QuarantineEntry, SledConfig, SledStore};
+pub use sled_store::{ConsistencyReport, OpenReport, QuarantineEntry, SledConfig, SledStore};

@@ -198,10 +198,10 @@ async fn corrupt_payload_makes_lease_one_fail_as_payload_lost() {
 }
 
 #[tokio::test]
-async fn truncated_index_value_is_quarantined_at_open_and_not_counted() {
+async fn truncated_index_value_is_quarantined_when_read_and_the_message_still_delivers() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     seed(dir.path(), 2).await;
-    // pending key of message 1: dest "a" (u16 len 1) ‖ seq; find it by raw scan.
+    // The `pending` entry of message 1 (the first key: dest "a", lowest seq).
     let key = {
         let db = sled::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let t = db.open_tree("pending").unwrap_or_else(|e| panic!("{e}"));
@@ -215,8 +215,48 @@ async fn truncated_index_value_is_quarantined_at_open_and_not_counted() {
     tamper(dir.path(), "pending", &key, |v| v.truncate(10));
     let seen = Arc::new(Seen::default());
     let store = SledStore::open(config(dir.path(), seen.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let listed = store.list_pending("a", None, 10).await.unwrap_or_default();
+    assert_eq!(
+        listed.iter().map(|r| r.id.as_u128()).collect::<Vec<_>>(),
+        vec![2]
+    );
     assert_eq!(seen.trees(), vec!["pending".to_string()]);
-    assert_eq!(store.depths().get("a").map(|d| d.queued), Some(1));
+    // Its record and `ready` entry are intact: it is still delivered, first.
+    let leased = store
+        .lease("a", Timestamp(2_000), Duration::from_secs(30), 1)
+        .await
+        .unwrap_or_default();
+    assert_eq!(leased.first().map(|l| l.record.id.as_u128()), Some(1));
+}
+
+#[tokio::test]
+async fn corrupt_depth_counter_is_rebuilt_from_the_indexes_at_next_open() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    seed(dir.path(), 3).await;
+    {
+        let store =
+            SledStore::open(config(dir.path(), Arc::default())).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !store.open_report().depths_rebuilt,
+            "counters should be trusted"
+        );
+        assert!(store.close().await.is_ok());
+    }
+    tamper(dir.path(), "counters", b"a", |v| v.truncate(7));
+    let seen = Arc::new(Seen::default());
+    let store = SledStore::open(config(dir.path(), seen.clone())).unwrap_or_else(|e| panic!("{e}"));
+    assert!(store.open_report().depths_rebuilt);
+    assert_eq!(seen.trees(), vec!["counters".to_string()]);
+    assert_eq!(store.stats().corrupt_records_total, 1);
+    assert_eq!(
+        store
+            .depths()
+            .get("a")
+            .map(|d| (d.queued, d.delivering, d.pending_bytes)),
+        Some((3, 0, 3 * 10))
+    );
+    let report = store.check_consistency().unwrap_or_default();
+    assert_eq!(report.problems, Vec::<String>::new());
 }
 
 #[tokio::test]

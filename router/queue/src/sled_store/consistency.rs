@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::Inner;
 use super::depth::DepthDelta;
 use super::record::{decode_payload, decode_record};
-use super::tx::{Entry, Index, index_entries, storage};
+use super::tx::{Entry, Index, decode_counters, index_entries, storage};
 use crate::api::{Depth, State, StoreError};
 
 /// What [`SledStore::check_consistency`](super::SledStore::check_consistency) found.
@@ -109,6 +109,23 @@ impl Inner {
                 .push(format!("missing entry in {}", index.name()));
         }
         depths.retain(|_, d| *d != Depth::default());
+        let mut persisted = BTreeMap::new();
+        for item in self.trees.counters.iter() {
+            let (k, v) = item.map_err(storage)?;
+            match (std::str::from_utf8(&k), decode_counters(&v)) {
+                (Ok(dest), Some(d)) => {
+                    persisted.insert(dest.to_owned(), d);
+                }
+                _ => report
+                    .problems
+                    .push("counters entry does not parse".to_string()),
+            }
+        }
+        if persisted != depths {
+            report.problems.push(format!(
+                "counters tree {persisted:?} differs from the records {depths:?}"
+            ));
+        }
         let counted = self.depths.snapshot();
         if counted != depths {
             report.problems.push(format!(

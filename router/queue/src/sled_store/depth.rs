@@ -49,6 +49,26 @@ impl DepthDelta {
         }
     }
 
+    /// `self + other`.
+    pub(crate) fn plus(self, other: DepthDelta) -> Self {
+        DepthDelta {
+            queued: self.queued + other.queued,
+            delivering: self.delivering + other.delivering,
+            dead: self.dead + other.dead,
+            pending_bytes: self.pending_bytes + other.pending_bytes,
+        }
+    }
+
+    /// `depth + self`, saturating at zero.
+    pub(crate) fn applied_to(self, d: Depth) -> Depth {
+        Depth {
+            queued: apply(d.queued, self.queued),
+            delivering: apply(d.delivering, self.delivering),
+            dead: apply(d.dead, self.dead),
+            pending_bytes: apply(d.pending_bytes, self.pending_bytes),
+        }
+    }
+
     pub(crate) fn is_zero(self) -> bool {
         self == DepthDelta::default()
     }
@@ -94,10 +114,7 @@ impl Depths {
         }
         let mut map = self.lock();
         let c = map.entry(dest.to_owned()).or_default();
-        c.depth.queued = apply(c.depth.queued, delta.queued);
-        c.depth.delivering = apply(c.depth.delivering, delta.delivering);
-        c.depth.dead = apply(c.depth.dead, delta.dead);
-        c.depth.pending_bytes = apply(c.depth.pending_bytes, delta.pending_bytes);
+        c.depth = delta.applied_to(c.depth);
     }
 
     /// Reserves `size` bytes for an enqueue unless pending + reserved + size exceeds `limit`.

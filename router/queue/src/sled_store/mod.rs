@@ -21,7 +21,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -53,6 +53,23 @@ pub struct QuarantineEntry {
     pub value: Vec<u8>,
 }
 
+/// What `open` did and how long each step took (for start-up logs and measurements).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// sled's own recovery.
+    pub sled: Duration,
+    /// Syncing sled's files and directories (docs/queue.md §5.4).
+    pub sync: Duration,
+    /// Returning the previous process's leases to `Queued`.
+    pub leases: Duration,
+    /// Leases returned.
+    pub leases_returned: usize,
+    /// Loading (or rebuilding) the depth counters.
+    pub depths: Duration,
+    /// Whether the counters had to be rebuilt from the indexes (full scan).
+    pub depths_rebuilt: bool,
+}
+
 /// The durable queue on sled. Cheap to clone (shared state).
 #[derive(Clone)]
 pub struct SledStore {
@@ -69,6 +86,7 @@ pub(crate) struct Inner {
     corrupt_total: AtomicU64,
     closed: AtomicBool,
     bounds: Bounds,
+    open_report: OpenReport,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -85,9 +103,13 @@ impl SledStore {
         std::fs::create_dir_all(&config.dir).map_err(|e| {
             StoreError::Storage(format!("cannot create {}: {e}", config.dir.display()))
         })?;
+        let mut report = OpenReport::default();
+        let t = Instant::now();
         let db = open_db(&config)?;
         let trees = Trees::open(db.clone()).map_err(storage)?;
         check_format(&trees)?;
+        report.sled = t.elapsed();
+        let t = Instant::now();
         let files = files::FileSyncer::open(&config.dir)
             .map_err(|e| StoreError::Storage(format!("cannot sync store files: {e}")))?;
         let flusher = Flusher::start(
@@ -97,7 +119,8 @@ impl SledStore {
             config.idle_flush_interval,
             config.group_commit,
         )?;
-        let inner = Inner {
+        report.sync = t.elapsed();
+        let mut inner = Inner {
             trees,
             flusher,
             depths: Depths::default(),
@@ -110,12 +133,33 @@ impl SledStore {
                 max_history_events: config.max_history_events,
                 max_detail_bytes: config.max_detail_bytes,
             },
+            open_report: OpenReport::default(),
         };
-        inner.return_leases_at_open(config.now_at_open.unwrap_or_else(Timestamp::now))?;
-        inner.rebuild_depths()?;
+        let t = Instant::now();
+        report.leases_returned =
+            inner.return_leases_at_open(config.now_at_open.unwrap_or_else(Timestamp::now))?;
+        report.leases = t.elapsed();
+        let t = Instant::now();
+        report.depths_rebuilt = inner.load_depths()?;
+        report.depths = t.elapsed();
+        tracing::info!(
+            message = "Queue store opened.",
+            dir = %config.dir.display(),
+            sled_ms = report.sled.as_millis() as u64,
+            sync_ms = report.sync.as_millis() as u64,
+            leases_returned = report.leases_returned,
+            depths_ms = report.depths.as_millis() as u64,
+            depths_rebuilt = report.depths_rebuilt,
+        );
+        inner.open_report = report;
         Ok(SledStore {
             inner: Arc::new(inner),
         })
+    }
+
+    /// What `open` did and how long it took.
+    pub fn open_report(&self) -> OpenReport {
+        self.inner.open_report.clone()
     }
 
     /// Replaces the back-pressure limits (e.g. after a configuration reload).
@@ -125,12 +169,13 @@ impl SledStore {
 
     /// Scans every record and index and reports where they disagree with the invariants
     /// (docs/queue.md §2: 2, 4, 13). Meant for tests and operators on a quiet store: writes
-    /// running at the same time show up as false problems.
+    /// running at the same time show up as false problems. Blocking (a full scan): call it from
+    /// `spawn_blocking` in async code.
     pub fn check_consistency(&self) -> Result<ConsistencyReport, StoreError> {
         self.inner.check_consistency()
     }
 
-    /// Values moved aside because they failed their check.
+    /// Values moved aside because they failed their check. Blocking (a scan of `quarantine`).
     pub fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
         let mut out = Vec::new();
         for item in self.inner.trees.quarantine.iter() {
@@ -244,7 +289,7 @@ impl Inner {
         Ok((value, ticket))
     }
 
-    fn report_corruption(&self, c: Corruption) {
+    pub(crate) fn report_corruption(&self, c: Corruption) {
         self.corrupt_total.fetch_add(1, Ordering::Relaxed);
         tracing::error!(
             message = "Corrupt queue value moved to quarantine.",

@@ -360,6 +360,25 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_the_record_decoder(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = decode_record(Uuid::nil(), &raw);
+            let _ = decode_payload(&raw);
+        }
+
+        #[test]
+        fn any_single_bit_flip_of_a_record_is_detected(pos in 0usize..10_000, bit in 0u8..8) {
+            let s = sample();
+            let mut raw = encode_record(&s);
+            let i = pos % raw.len();
+            if let Some(b) = raw.get_mut(i) {
+                *b ^= 1 << bit;
+            }
+            proptest::prop_assert!(decode_record(s.rec.id, &raw).is_err());
+        }
+    }
+
     #[test]
     fn payload_round_trips_byte_for_byte() {
         let p = b"<xml>payload</xml>".to_vec();

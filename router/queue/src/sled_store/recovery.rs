@@ -4,7 +4,10 @@ use std::collections::HashMap;
 
 use super::Inner;
 use super::keys;
-use super::tx::{Index, storage};
+use super::tx::{Corruption, Index, decode_counters, encode_counters, quarantine_key, storage};
+
+/// `meta` key: `[1]` while the `counters` tree matches the indexes.
+const COUNTERS_VALID: &[u8] = b"counters_valid";
 use crate::api::{Depth, StoreError, Timestamp};
 
 impl Inner {
@@ -25,8 +28,80 @@ impl Inner {
         Ok(n)
     }
 
-    /// Rebuilds the depth counters from index keys and values only (invariant 13).
-    pub(crate) fn rebuild_depths(&self) -> Result<(), StoreError> {
+    /// Loads the depth counters from the `counters` tree, or rebuilds them from the indexes
+    /// when they cannot be trusted (new store, a rebuild that a crash interrupted, or a counter
+    /// value that was quarantined). Returns whether it rebuilt.
+    pub(crate) fn load_depths(&self) -> Result<bool, StoreError> {
+        let valid = self
+            .trees
+            .meta
+            .get(COUNTERS_VALID)
+            .map_err(storage)?
+            .as_deref()
+            == Some(&[1u8][..]);
+        let quarantined = self
+            .trees
+            .quarantine
+            .scan_prefix(quarantine_key("counters", b""))
+            .next()
+            .is_some();
+        if valid && !quarantined {
+            let mut map = HashMap::new();
+            let mut ok = true;
+            for item in self.trees.counters.iter() {
+                let (k, v) = item.map_err(storage)?;
+                match (std::str::from_utf8(&k), decode_counters(&v)) {
+                    (Ok(dest), Some(d)) => {
+                        map.insert(dest.to_owned(), d);
+                    }
+                    _ => {
+                        ok = false;
+                        self.report_corruption(Corruption {
+                            tree: "counters",
+                            key: k.to_vec(),
+                            reason: "counter value does not parse; rebuilding".into(),
+                        });
+                    }
+                }
+            }
+            if ok {
+                self.depths.replace_all(map);
+                return Ok(false);
+            }
+        }
+        tracing::warn!(message = "Rebuilding queue depth counters from the indexes.");
+        let map = self.rebuild_depths()?;
+        // Flag off, rewrite, flag on: sled recovers a prefix of its log, so a crash in between
+        // leaves the flag off and the next open rebuilds again.
+        self.trees.meta.remove(COUNTERS_VALID).map_err(storage)?;
+        self.trees.counters.clear().map_err(storage)?;
+        for (dest, d) in &map {
+            if *d != Depth::default() {
+                self.trees
+                    .counters
+                    .insert(dest.as_bytes(), encode_counters(*d).as_slice())
+                    .map_err(storage)?;
+            }
+        }
+        for item in self
+            .trees
+            .quarantine
+            .scan_prefix(quarantine_key("counters", b""))
+        {
+            let (k, _) = item.map_err(storage)?;
+            self.trees.quarantine.remove(k).map_err(storage)?;
+        }
+        self.trees
+            .meta
+            .insert(COUNTERS_VALID, &[1u8])
+            .map_err(storage)?;
+        self.flusher.note_write();
+        self.depths.replace_all(map);
+        Ok(true)
+    }
+
+    /// Computes the depth counters from index keys and values only (invariant 13).
+    fn rebuild_depths(&self) -> Result<HashMap<String, Depth>, StoreError> {
         let mut by_dest: HashMap<Vec<u8>, Depth> = HashMap::new();
         let mut bad = Vec::new();
         // `pending` is sorted by destination: count runs and touch the map once per run.
@@ -75,11 +150,9 @@ impl Inner {
                 tx.quarantine(index.name(), &k, &v, "index entry does not parse".into())
             })?;
         }
-        let map = by_dest
+        Ok(by_dest
             .into_iter()
             .map(|(k, d)| (String::from_utf8_lossy(&k).into_owned(), d))
-            .collect();
-        self.depths.replace_all(map);
-        Ok(())
+            .collect())
     }
 }

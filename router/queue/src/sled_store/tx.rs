@@ -16,7 +16,31 @@ use uuid::Uuid;
 use super::depth::DepthDelta;
 use super::keys;
 use super::record::{Stored, decode_payload, decode_record, encode_record};
-use crate::api::{State, StoreError};
+use crate::api::{Depth, State, StoreError};
+
+/// `counters` value: queued, delivering, dead, pending_bytes as big-endian u64.
+pub(crate) fn encode_counters(d: Depth) -> [u8; 32] {
+    let mut v = [0u8; 32];
+    for (chunk, n) in v
+        .chunks_exact_mut(8)
+        .zip([d.queued, d.delivering, d.dead, d.pending_bytes])
+    {
+        chunk.copy_from_slice(&n.to_be_bytes());
+    }
+    v
+}
+
+pub(crate) fn decode_counters(v: &[u8]) -> Option<Depth> {
+    if v.len() != 32 {
+        return None;
+    }
+    Some(Depth {
+        queued: keys::u64_at(v, 0)?,
+        delivering: keys::u64_at(v, 8)?,
+        dead: keys::u64_at(v, 16)?,
+        pending_bytes: keys::u64_at(v, 24)?,
+    })
+}
 
 pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
@@ -131,6 +155,9 @@ pub(crate) struct Trees {
     pub(crate) fin_payload: sled::Tree,
     pub(crate) fin_record: sled::Tree,
     pub(crate) quarantine: sled::Tree,
+    /// Persistent depth counters per destination, changed in the same transaction as the
+    /// indexes (invariant 13), so open does not have to scan the queue.
+    pub(crate) counters: sled::Tree,
     pub(crate) meta: sled::Tree,
 }
 
@@ -146,6 +173,7 @@ pub(crate) struct Tx<'a> {
     fin_payload: &'a TransactionalTree,
     fin_record: &'a TransactionalTree,
     quarantine: &'a TransactionalTree,
+    counters: &'a TransactionalTree,
     deltas: RefCell<Vec<(String, DepthDelta)>>,
     corruptions: RefCell<Vec<Corruption>>,
 }
@@ -174,6 +202,7 @@ impl Trees {
             fin_payload: db.open_tree("fin_payload")?,
             fin_record: db.open_tree("fin_record")?,
             quarantine: db.open_tree("quarantine")?,
+            counters: db.open_tree("counters")?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -207,8 +236,9 @@ impl Trees {
             &self.fin_payload,
             &self.fin_record,
             &self.quarantine,
+            &self.counters,
         );
-        let result = trees.transaction(|(r, p, pe, re, sc, le, de, fp, fr, q)| {
+        let result = trees.transaction(|(r, p, pe, re, sc, le, de, fp, fr, q, c)| {
             let tx = Tx {
                 records: r,
                 payloads: p,
@@ -220,10 +250,12 @@ impl Trees {
                 fin_payload: fp,
                 fin_record: fr,
                 quarantine: q,
+                counters: c,
                 deltas: RefCell::default(),
                 corruptions: RefCell::default(),
             };
             let value = f(&tx)?;
+            tx.persist_counters()?;
             Ok(Committed {
                 value,
                 deltas: tx.deltas.into_inner(),
@@ -239,6 +271,46 @@ impl Trees {
 }
 
 impl Tx<'_> {
+    /// Adds this transaction's depth deltas to the `counters` tree. A value that does not
+    /// parse is quarantined and counting restarts from zero for that destination; open then
+    /// notices the quarantined counter and rebuilds all counters from the indexes.
+    fn persist_counters(&self) -> TxResult<()> {
+        let mut by_dest: std::collections::BTreeMap<&str, DepthDelta> = Default::default();
+        let deltas = self.deltas.borrow();
+        for (dest, d) in deltas.iter() {
+            let e = by_dest.entry(dest.as_str()).or_default();
+            *e = e.plus(*d);
+        }
+        for (dest, delta) in by_dest {
+            if delta.is_zero() || dest.is_empty() {
+                continue;
+            }
+            let current = match self.counters.get(dest.as_bytes())? {
+                None => Depth::default(),
+                Some(raw) => match decode_counters(&raw) {
+                    Some(d) => d,
+                    None => {
+                        self.quarantine(
+                            "counters",
+                            dest.as_bytes(),
+                            &raw,
+                            "counter value does not parse".into(),
+                        )?;
+                        Depth::default()
+                    }
+                },
+            };
+            let next = delta.applied_to(current);
+            if next == Depth::default() {
+                self.counters.remove(dest.as_bytes())?;
+            } else {
+                self.counters
+                    .insert(dest.as_bytes(), encode_counters(next).as_slice())?;
+            }
+        }
+        Ok(())
+    }
+
     fn tree(&self, i: Index) -> &TransactionalTree {
         match i {
             Index::Pending => self.pending,
@@ -263,6 +335,7 @@ impl Tx<'_> {
         let source = match tree {
             "records" => Some(self.records),
             "payloads" => Some(self.payloads),
+            "counters" => Some(self.counters),
             other => Index::ALL
                 .into_iter()
                 .find(|i| i.name() == other)
