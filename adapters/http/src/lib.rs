@@ -83,6 +83,25 @@ impl HttpAdapter {
         &self.uri
     }
 
+    /// A GET on the same connection pool (e.g. a peer router's status API).
+    pub async fn get(&self, uri: &Uri) -> Result<(u16, HeaderMap, Bytes), DeliveryError> {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(uri.clone())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| {
+                DeliveryError::permanent(FailureKind::Config, format!("cannot build request: {e}"))
+            })?;
+        let resp = self.client.request(req).await.map_err(classify)?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = match Limited::new(resp.into_body(), 1 << 20).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => Bytes::new(),
+        };
+        Ok((status, headers, body))
+    }
+
     /// Sends `d` to `uri`; returns the status, headers and body (bounded) of the answer.
     pub async fn post(
         &self,

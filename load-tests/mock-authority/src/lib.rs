@@ -36,6 +36,9 @@ pub enum Mode {
     },
     /// Never answer (the router's timeout must fire).
     Hang,
+    /// Answer like a router's ingress (202 with `{id, state, destination, duplicate}`), to test
+    /// the peer adapter against the protocol.
+    AcceptAsRouter,
 }
 
 /// One received message.
@@ -333,8 +336,9 @@ async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => return reply(StatusCode::BAD_REQUEST, "body read failed\n"),
     };
-    match inbox.mode() {
-        Mode::Accept => {}
+    let mode = inbox.mode();
+    match mode {
+        Mode::Accept | Mode::AcceptAsRouter => {}
         Mode::Fail {
             status,
             retry_after,
@@ -363,12 +367,23 @@ async fn handle(
             "missing or invalid xoev-nachrichten-uuid header\n",
         );
     }
+    let duplicate = inbox.count(&id) > 0;
     inbox.record(Received {
-        id,
+        id: id.clone(),
         body,
         headers,
         at: SystemTime::now(),
         path,
     });
+    if mode == Mode::AcceptAsRouter {
+        let answer = serde_json::json!({ "id": id, "state": "queued", "destination": "mock", "duplicate": duplicate });
+        let mut r = Response::new(Full::new(Bytes::from(answer.to_string())));
+        *r.status_mut() = StatusCode::ACCEPTED;
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        return Ok(r);
+    }
     reply(StatusCode::OK, "received\n")
 }
