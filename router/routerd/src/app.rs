@@ -1,8 +1,13 @@
 //! The router's shared state, handed to every request handler.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use uuid::Uuid;
+use xoev_adapter_peer::PeerAdapter;
+use xoev_queue::LeaseToken;
 
 use crate::config::Config;
 use crate::delivery::DeliveryManager;
@@ -24,6 +29,13 @@ pub struct App {
     /// Where the config came from, for reloads (`None`: the embedded default).
     pub config_file: Option<PathBuf>,
     pub ready: AtomicBool,
+    /// Peer adapters by destination id, to follow forwarded messages at the peer.
+    pub peers: HashMap<String, Arc<PeerAdapter>>,
+    /// Signs receipts (Laufzettel).
+    pub receipts: crate::receipt::ReceiptSigner,
+    /// Leases of mailbox messages fetched and not yet closed (lost on restart: the store then
+    /// returns those messages to the mailbox anyway).
+    pub mailbox_leases: Mutex<HashMap<Uuid, LeaseToken>>,
 }
 
 impl App {

@@ -166,6 +166,7 @@ mod tests {
             client_cert: None,
             client_key: None,
             dir: Some("x".into()),
+            kennung: None,
             owner_certificates: vec![],
             owner_token_sha256: None,
             visibility_timeout: None,

@@ -16,6 +16,7 @@ pub mod http;
 pub mod ingress;
 pub mod metrics;
 pub mod pki;
+pub mod receipt;
 pub mod runtime;
 pub mod senders;
 pub mod serve;

@@ -30,6 +30,8 @@ pub struct SenderRegistry {
     pub trust: TrustStore,
     by_id: HashMap<String, Arc<Sender>>,
     by_tls: HashMap<[u8; 32], Arc<Sender>>,
+    /// TLS client certificates of peer routers (federation), by fingerprint → peer id.
+    peers: HashMap<[u8; 32], String>,
 }
 
 impl SenderRegistry {
@@ -91,10 +93,27 @@ impl SenderRegistry {
             }
             by_id.insert(s.id.clone(), sender);
         }
+        let mut peers = HashMap::new();
+        for p in &config.peers {
+            for path in &p.tls_certificates {
+                let path = config.resolve(path);
+                for der in load_certs(&path).map_err(|e| format!("peer '{}': {e}", p.id))? {
+                    let fp = fingerprint(&der);
+                    if by_tls.contains_key(&fp) || peers.insert(fp, p.id.clone()).is_some() {
+                        return Err(format!(
+                            "TLS certificate {} of peer '{}' is registered more than once",
+                            hex(&fp),
+                            p.id
+                        ));
+                    }
+                }
+            }
+        }
         Ok(SenderRegistry {
             trust,
             by_id,
             by_tls,
+            peers,
         })
     }
 
@@ -109,6 +128,11 @@ impl SenderRegistry {
     /// The sender a TLS client certificate (DER) belongs to.
     pub fn for_tls_certificate(&self, der: &[u8]) -> Option<&Arc<Sender>> {
         self.by_tls.get(&fingerprint(der))
+    }
+
+    /// The peer router a TLS client certificate (DER) belongs to.
+    pub fn peer_for_tls_certificate(&self, der: &[u8]) -> Option<&str> {
+        self.peers.get(&fingerprint(der)).map(String::as_str)
     }
 
     pub fn len(&self) -> usize {

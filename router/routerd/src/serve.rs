@@ -180,7 +180,8 @@ pub async fn start(p: Prepared) -> Result<Router, StartError> {
     store_config.observer = metrics.clone();
     let store = Arc::new(SledStore::open(store_config)?);
     let runtime = Runtime::build(&config, &p.catalogue).map_err(StartError::Invalid)?;
-    let adapters = adapters::build(&config).map_err(StartError::Invalid)?;
+    let built = adapters::build(&config).map_err(StartError::Invalid)?;
+    let receipts = crate::receipt::ReceiptSigner::load(&config).map_err(StartError::Invalid)?;
     let public_tls = Some(TlsAcceptor::from(Arc::new(tls::server_config(
         &config.resolve(&config.public.cert),
         &config.resolve(&config.public.key),
@@ -192,7 +193,7 @@ pub async fn start(p: Prepared) -> Result<Router, StartError> {
             .map(|p| config.resolve(p))
             .collect::<Vec<_>>(),
     )?)));
-    let delivery = DeliveryManager::start(&config, adapters, store.clone(), metrics.clone());
+    let delivery = DeliveryManager::start(&config, built.adapters, store.clone(), metrics.clone());
     let app = Arc::new(App {
         xml_limits: App::xml_limits(&config),
         runtime: RuntimeCell::new(runtime),
@@ -203,6 +204,9 @@ pub async fn start(p: Prepared) -> Result<Router, StartError> {
         metrics,
         delivery,
         ready: Default::default(),
+        peers: built.peers,
+        receipts,
+        mailbox_leases: Default::default(),
     });
     Ok(Router { app, public_tls })
 }

@@ -25,6 +25,9 @@ pub struct MessageMeta {
     /// Router ids the message passed before this one (federation), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<String>,
+    /// The peer router that relayed the message here, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayed_by: Option<String>,
 }
 
 impl MessageMeta {
@@ -36,6 +39,7 @@ impl MessageMeta {
             tls_client: tls_client.map(|d| hex(&fingerprint(d))),
             schema: c.schema.clone(),
             trace: Vec::new(),
+            relayed_by: None,
         }
     }
 

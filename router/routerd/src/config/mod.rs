@@ -52,6 +52,13 @@ pub struct Config {
     pub destinations: Vec<DestinationConfig>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Routers of other states allowed to relay messages to this one.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+    #[serde(default)]
+    pub receipts: ReceiptsSection,
+    #[serde(default)]
+    pub federation: FederationSection,
     /// Where relative paths resolve from. Not part of the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -327,6 +334,49 @@ impl AdapterKind {
     }
 }
 
+/// Another state's router that may relay messages to this one over mutual TLS. Its TLS
+/// client certificate identifies it; the messages it relays are still verified against this
+/// router's sender registry (the original portal signature travels unchanged).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's `router.id`.
+    pub id: String,
+    /// PEM TLS client certificates the peer connects with (pinned).
+    pub tls_certificates: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptsSection {
+    /// PKCS#8 key that signs receipts (Laufzettel).
+    pub key: PathBuf,
+    /// Its certificate, put into each receipt's KeyInfo.
+    pub cert: PathBuf,
+}
+
+impl Default for ReceiptsSection {
+    fn default() -> Self {
+        ReceiptsSection {
+            key: "pki/router-receipts.key".into(),
+            cert: "pki/router-receipts.crt".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationSection {
+    /// Routers a message may pass before it is refused (`loop-detected`).
+    pub max_hops: usize,
+}
+
+impl Default for FederationSection {
+    fn default() -> Self {
+        FederationSection { max_hops: 8 }
+    }
+}
+
 /// A place messages are delivered to. Which fields apply depends on `adapter`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -347,6 +397,9 @@ pub struct DestinationConfig {
     /// file: the drop directory.
     #[serde(default)]
     pub dir: Option<PathBuf>,
+    /// mailbox: the kennung of the authority that owns the mailbox (its address in the API).
+    #[serde(default)]
+    pub kennung: Option<String>,
     /// mailbox: PEM TLS client certificates of the authority that owns the mailbox.
     #[serde(default)]
     pub owner_certificates: Vec<PathBuf>,
@@ -459,6 +512,26 @@ impl Config {
                 )));
             }
         }
+        for p in &self.peers {
+            if !seen.insert(("peer", p.id.as_str())) {
+                return Err(self.invalid(format!("peer '{}' is defined twice", p.id)));
+            }
+            if p.id == self.router.id {
+                return Err(self.invalid(format!("peer '{}' has this router's own id", p.id)));
+            }
+        }
+        let mut mailboxes = std::collections::HashSet::new();
+        for d in self
+            .destinations
+            .iter()
+            .filter(|d| d.adapter == AdapterKind::Mailbox)
+        {
+            if let Some(k) = &d.kennung
+                && !mailboxes.insert(k.as_str())
+            {
+                return Err(self.invalid(format!("two mailboxes have kennung '{k}'")));
+            }
+        }
         for d in &self.destinations {
             if !seen.insert(("destination", d.id.as_str())) {
                 return Err(self.invalid(format!("destination '{}' is defined twice", d.id)));
@@ -522,10 +595,26 @@ impl Config {
                 }
             }
             File => need("dir", d.dir.is_some())?,
-            Mailbox => need(
-                "owner_certificates or owner_token_sha256",
-                !d.owner_certificates.is_empty() || d.owner_token_sha256.is_some(),
-            )?,
+            Mailbox => {
+                need("kennung", d.kennung.is_some())?;
+                need(
+                    "owner_certificates or owner_token_sha256",
+                    !d.owner_certificates.is_empty() || d.owner_token_sha256.is_some(),
+                )?;
+                if let Some(k) = &d.kennung {
+                    xoev_core::Kennung::parse(k).map_err(|e| {
+                        self.invalid(format!("destination '{}': kennung: {e}", d.id))
+                    })?;
+                }
+                if let Some(h) = &d.owner_token_sha256
+                    && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+                {
+                    return Err(self.invalid(format!(
+                        "destination '{}': owner_token_sha256 must be 64 hex digits",
+                        d.id
+                    )));
+                }
+            }
         }
         Ok(())
     }

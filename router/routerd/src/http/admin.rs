@@ -12,6 +12,7 @@ use serde_json::json;
 use xoev_core::{Kennung, Problem, ProblemType};
 use xoev_queue::{MessageStore, StoreError, Timestamp};
 
+use super::parse_query;
 use super::public::parse_id;
 use super::response::{self, Resp};
 use super::server::{ConnInfo, Handler, HandlerFuture};
@@ -67,18 +68,6 @@ impl Handler for AdminApi {
             resp
         })
     }
-}
-
-fn parse_query(q: &str) -> HashMap<String, String> {
-    q.split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_owned(),
-                v.replace("%3A", ":").replace("%3a", ":").replace('+', " "),
-            )
-        })
-        .collect()
 }
 
 fn index() -> Resp {

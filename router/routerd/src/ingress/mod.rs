@@ -91,11 +91,14 @@ async fn accept(
     {
         return Err(too_large(max));
     }
+    let trace = trace(req.headers(), &app.config)?;
     let body = read_body(req.into_body(), max, app.config.public.request_timeout).await?;
 
     let checked = run_checks(app, body.clone(), conn).await?;
     let id = checked.header.nachrichten_uuid;
-    let meta = MessageMeta::new(&checked, conn.client_cert.as_ref());
+    let mut meta = MessageMeta::new(&checked, conn.client_cert.as_ref());
+    meta.trace = trace;
+    meta.relayed_by = checked.relayed_by().map(str::to_owned);
     let digest = sha256(&body);
     let size = body.len() as u64;
     let msg = NewMessage {
@@ -162,6 +165,49 @@ async fn run_checks(app: &Arc<App>, body: Bytes, conn: &ConnInfo) -> Result<Chec
     })
     .await
     .map_err(|e| Problem::new(ProblemType::Internal, format!("check task failed: {e}")))?
+}
+
+/// The routers a message passed before this one (`xoev-trace`), refused when it contains this
+/// router or is longer than `federation.max_hops`: a loop is cut at the first repeat.
+fn trace(
+    headers: &http::HeaderMap,
+    config: &crate::config::Config,
+) -> Result<Vec<String>, Problem> {
+    let Some(v) = headers.get(xoev_adapter_http::HEADER_TRACE) else {
+        return Ok(Vec::new());
+    };
+    let text = v.to_str().map_err(|_| {
+        Problem::new(
+            ProblemType::BadRequest,
+            "the xoev-trace header is not ASCII",
+        )
+    })?;
+    let hops: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if hops.contains(&config.router.id) {
+        return Err(Problem::new(
+            ProblemType::LoopDetected,
+            format!(
+                "the message already passed router '{}' (trace: {text})",
+                config.router.id
+            ),
+        ));
+    }
+    if hops.len() >= config.federation.max_hops {
+        return Err(Problem::new(
+            ProblemType::LoopDetected,
+            format!(
+                "the message passed {} routers; the limit is {}",
+                hops.len(),
+                config.federation.max_hops
+            ),
+        ));
+    }
+    Ok(hops)
 }
 
 fn check_media_type(v: Option<&HeaderValue>) -> Result<(), Problem> {

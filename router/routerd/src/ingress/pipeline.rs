@@ -44,11 +44,19 @@ pub struct Checked {
     pub destination: String,
     /// Schema name, or `None` when the catalogue lists the type as accepted without schema.
     pub schema: Option<String>,
+    relayed_by: Option<String>,
 }
 
 pub struct Transport<'a> {
     /// The verified TLS client certificate, when mutual TLS is on.
     pub client_cert: Option<&'a CertificateDer<'static>>,
+}
+
+impl Checked {
+    /// Set when a peer router relayed the message (its TLS identity), `None` for a portal.
+    pub fn relayed_by(&self) -> Option<&str> {
+        self.relayed_by.as_deref()
+    }
 }
 
 pub fn check(
@@ -86,6 +94,7 @@ pub fn check(
             ),
         )
     })?;
+    let mut relayed_by = None;
     if let Some(cert) = transport.client_cert {
         match rt.senders.for_tls_certificate(cert) {
             Some(tls_sender) if tls_sender.id == sender.id => {}
@@ -97,6 +106,11 @@ pub fn check(
                         tls_sender.id, sender.id
                     ),
                 ));
+            }
+            // A peer router relays messages of other senders; the portal's signature (checked
+            // above against this router's registry) still identifies the sender.
+            None if rt.senders.peer_for_tls_certificate(cert).is_some() => {
+                relayed_by = rt.senders.peer_for_tls_certificate(cert).map(str::to_owned);
             }
             None => {
                 return Err(Problem::new(
@@ -162,6 +176,7 @@ pub fn check(
         header,
         destination,
         schema,
+        relayed_by,
     })
 }
 
