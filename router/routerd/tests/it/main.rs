@@ -4,5 +4,8 @@
 mod cli;
 mod common;
 mod end_to_end;
+mod federation;
+mod mailbox;
 mod mtls;
+mod receipts;
 mod rejections;

@@ -107,6 +107,11 @@ pub struct TestRouter {
 impl TestRouter {
     /// Starts a router on `config_toml` (paths relative to `base`), listeners on port 0.
     pub async fn start(config_toml: &str, base: &Path) -> TestRouter {
+        Self::start_on(config_toml, base, 0).await
+    }
+
+    /// Like `start`, with the public listener on a given port (0: any).
+    pub async fn start_on(config_toml: &str, base: &Path, public_port: u16) -> TestRouter {
         let mut config = Config::from_toml(config_toml, "test config", base.to_owned())
             .expect("test config parses");
         config.router.data_dir = config.resolve(&config.router.data_dir.clone());
@@ -114,7 +119,7 @@ impl TestRouter {
         let prepared = prepare(config, None).expect("prepare");
         let router = start(prepared).await.expect("router starts");
         let app = router.app().clone();
-        let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public = TcpListener::bind(("127.0.0.1", public_port)).await.unwrap();
         let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (public_addr, admin_addr) = (public.local_addr().unwrap(), admin.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
