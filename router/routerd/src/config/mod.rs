@@ -219,12 +219,17 @@ pub struct DeliverySection {
     pub concurrency: usize,
     pub retry: RetryConfig,
     pub breaker: BreakerConfig,
+    /// At shutdown, attempts in flight get this long to finish; the rest are released back to
+    /// the queue (the attempt does not count).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for DeliverySection {
     fn default() -> Self {
         DeliverySection {
             timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
             concurrency: 8,
             retry: RetryConfig::default(),
             breaker: BreakerConfig::default(),

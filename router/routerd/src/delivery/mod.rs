@@ -7,7 +7,6 @@ mod worker;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -52,7 +51,7 @@ impl DeliveryManager {
                 breaker: Breaker::new(config.delivery.breaker.clone()),
                 timeout: d.timeout.unwrap_or(config.delivery.timeout),
                 concurrency: d.concurrency.unwrap_or(config.delivery.concurrency).max(1),
-                drain_timeout: Duration::from_secs(10),
+                drain_timeout: config.delivery.shutdown_grace,
                 notify,
             });
             tasks.spawn(worker::run(ctx, rx.clone()));

@@ -9,3 +9,4 @@ mod mailbox;
 mod mtls;
 mod receipts;
 mod rejections;
+mod shutdown;

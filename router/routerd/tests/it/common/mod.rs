@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -365,4 +366,135 @@ impl http_body::Body for Chunks {
             16 * 1024
         ])))))
     }
+}
+
+/// A router process on fixed loopback ports (so peers can reach it again after a restart).
+pub struct ChildRouter {
+    pub config: PathBuf,
+    pub public: SocketAddr,
+    pub admin: SocketAddr,
+    child: Option<Child>,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ChildRouter {
+    pub async fn start(config: PathBuf, public: SocketAddr, admin: SocketAddr) -> ChildRouter {
+        let mut r = ChildRouter {
+            config,
+            public,
+            admin,
+            child: None,
+        };
+        r.spawn().await;
+        r
+    }
+
+    pub async fn spawn(&mut self) {
+        let log = std::fs::File::create(self.config.with_extension("log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_xoev-router"))
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the router process");
+        self.child = Some(child);
+        let url = format!("http://{}/readyz", self.admin);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Ok((200, _))) = tokio::task::spawn_blocking({
+                let url = url.clone();
+                move || blocking_get(&url)
+            })
+            .await
+            {
+                return;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "router exited with {status}: {}",
+                    std::fs::read_to_string(self.config.with_extension("log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "router not ready in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown, no final flush.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL");
+            let _ = c.wait();
+        }
+    }
+}
+
+impl ChildRouter {
+    /// SIGTERM, then waits for the exit; returns the exit code (None: killed by a signal or
+    /// still running after `within`).
+    pub fn terminate(&mut self, within: Duration) -> Option<i32> {
+        let child = self.child.as_mut()?;
+        let pid = child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.config.with_extension("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for ChildRouter {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A minimal HTTP/1.0 GET for the admin listener (no TLS, no async).
+pub fn blocking_get(url: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut s = std::net::TcpStream::connect(host)?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let code = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok((code, buf))
 }
