@@ -31,6 +31,9 @@ pub enum ProblemType {
     SchemaInvalid,
     /// No directory entry for this reader and message type.
     Unroutable,
+    /// `erstellungszeitpunkt` lies before the deduplication window (a replay could not be
+    /// recognised) or too far in the future.
+    StaleMessage,
     /// The message id is known with different content.
     DuplicateConflict,
     /// A queue limit is reached; retry later.
@@ -64,6 +67,7 @@ impl ProblemType {
         ProblemType::AuthorNotAllowed,
         ProblemType::SchemaInvalid,
         ProblemType::Unroutable,
+        ProblemType::StaleMessage,
         ProblemType::DuplicateConflict,
         ProblemType::Overloaded,
         ProblemType::StorageUnavailable,
@@ -90,6 +94,7 @@ impl ProblemType {
             ProblemType::AuthorNotAllowed => "author-not-allowed",
             ProblemType::SchemaInvalid => "schema-invalid",
             ProblemType::Unroutable => "unroutable",
+            ProblemType::StaleMessage => "stale-message",
             ProblemType::DuplicateConflict => "duplicate-conflict",
             ProblemType::Overloaded => "overloaded",
             ProblemType::StorageUnavailable => "storage-unavailable",
@@ -123,7 +128,7 @@ impl ProblemType {
             ProblemType::DuplicateConflict | ProblemType::Conflict => 409,
             ProblemType::TooLarge => 413,
             ProblemType::UnsupportedMediaType => 415,
-            ProblemType::SchemaInvalid | ProblemType::Unroutable => 422,
+            ProblemType::SchemaInvalid | ProblemType::Unroutable | ProblemType::StaleMessage => 422,
             ProblemType::LoopDetected => 508,
             ProblemType::Internal => 500,
             ProblemType::Overloaded | ProblemType::StorageUnavailable => 503,
@@ -143,6 +148,7 @@ impl ProblemType {
             ProblemType::AuthorNotAllowed => "The signer may not author messages as this autor",
             ProblemType::SchemaInvalid => "The message is not valid against its schema",
             ProblemType::Unroutable => "No destination is known for this reader and message type",
+            ProblemType::StaleMessage => "The message is too old or dated in the future",
             ProblemType::DuplicateConflict => {
                 "A message with this nachrichtenUUID and different content exists"
             }

@@ -111,12 +111,10 @@ fn write_builtin_schemas(dir: &Path) -> Result<PathBuf, StartError> {
     Ok(dir.join("catalogue.toml"))
 }
 
-/// Renders and signs the sample message with the sample portal's development key, once.
+/// Renders and signs a fresh sample message (new id, created now) with the sample portal's
+/// development key, at every start: a sample from an old run would be a duplicate, or stale.
 fn ensure_sample(dir: &Path, pki_dir: &Path) -> Result<PathBuf, StartError> {
     let path = dir.join("sample-message.xml");
-    if path.exists() {
-        return Ok(path);
-    }
     let io = |p: &Path, source| StartError::DataDir {
         path: p.to_owned(),
         source,

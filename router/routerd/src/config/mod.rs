@@ -163,6 +163,15 @@ pub struct LimitsSection {
     #[serde(deserialize_with = "size::deserialize")]
     pub max_text_len: u64,
     pub max_nodes: usize,
+    /// Messages whose `erstellungszeitpunkt` is older are refused (`stale-message`): beyond the
+    /// deduplication window a replayed message could not be recognised. At most
+    /// `queue.record_retention`.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub max_message_age: Duration,
+    /// Messages dated further in the future are refused (clock skew; XÖV timestamps without
+    /// offset are read as UTC, so local German time is up to 2 h ahead).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub max_future_skew: Duration,
 }
 
 impl Default for LimitsSection {
@@ -174,6 +183,8 @@ impl Default for LimitsSection {
             max_name_len: 256,
             max_text_len: 16 << 20,
             max_nodes: 1_000_000,
+            max_message_age: Duration::from_secs(30 * 86400),
+            max_future_skew: Duration::from_secs(86400),
         }
     }
 }
@@ -500,6 +511,13 @@ impl Config {
         if self.router.id.trim().is_empty() || self.router.id.contains(char::is_whitespace) {
             return Err(self.invalid("router.id must be non-empty without whitespace"));
         }
+        if self.limits.max_message_age > self.queue.record_retention {
+            return Err(self.invalid(format!(
+                "limits.max_message_age ({} s) exceeds queue.record_retention ({} s): replays older than the retention could not be recognised",
+                self.limits.max_message_age.as_secs(),
+                self.queue.record_retention.as_secs()
+            )));
+        }
         if self.public.client_auth != ClientAuth::None && self.public.client_ca.is_empty() {
             return Err(self.invalid(
                 "public.client_auth needs public.client_ca (the CAs client certificates chain to)",
@@ -696,6 +714,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("adapter 'http' needs `url`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_a_message_age_beyond_the_deduplication_window() {
+        let e = parse("[limits]\nmax_message_age = \"60d\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exceeds queue.record_retention"), "{e}");
+        assert!(
+            parse("[limits]\nmax_message_age = \"60d\"\n[queue]\nrecord_retention = \"90d\"\n")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -153,7 +153,14 @@ async fn run_checks(app: &Arc<App>, body: Bytes, conn: &ConnInfo) -> Result<Chec
         let transport = Transport {
             client_cert: conn.client_cert.as_ref(),
         };
-        return pipeline::check(&rt, &app.xml_limits, &body, &transport, &app.metrics);
+        return pipeline::check(
+            &rt,
+            &app.xml_limits,
+            age_limits(app),
+            &body,
+            &transport,
+            &app.metrics,
+        );
     }
     let app = app.clone();
     let cert = conn.client_cert.clone();
@@ -161,7 +168,14 @@ async fn run_checks(app: &Arc<App>, body: Bytes, conn: &ConnInfo) -> Result<Chec
         let transport = Transport {
             client_cert: cert.as_ref(),
         };
-        pipeline::check(&rt, &app.xml_limits, &body, &transport, &app.metrics)
+        pipeline::check(
+            &rt,
+            &app.xml_limits,
+            age_limits(&app),
+            &body,
+            &transport,
+            &app.metrics,
+        )
     })
     .await
     .map_err(|e| Problem::new(ProblemType::Internal, format!("check task failed: {e}")))?
@@ -208,6 +222,13 @@ fn trace(
         ));
     }
     Ok(hops)
+}
+
+fn age_limits(app: &App) -> pipeline::AgeLimits {
+    pipeline::AgeLimits {
+        max_age: app.config.limits.max_message_age,
+        max_future: app.config.limits.max_future_skew,
+    }
 }
 
 fn check_media_type(v: Option<&HeaderValue>) -> Result<(), Problem> {

@@ -59,9 +59,17 @@ impl Checked {
     }
 }
 
+/// How old (or how far in the future) a message may be dated.
+#[derive(Debug, Clone, Copy)]
+pub struct AgeLimits {
+    pub max_age: std::time::Duration,
+    pub max_future: std::time::Duration,
+}
+
 pub fn check(
     rt: &Runtime,
     limits: &Limits,
+    limits_age: AgeLimits,
     body: &[u8],
     transport: &Transport<'_>,
     metrics: &Metrics,
@@ -84,6 +92,7 @@ pub fn check(
     let signer = verified.signer();
 
     let header = header::extract(signed)?;
+    check_age(&header, limits_age)?;
 
     let sender = rt.senders.for_signer(signer).ok_or_else(|| {
         Problem::new(
@@ -178,6 +187,35 @@ pub fn check(
         schema,
         relayed_by,
     })
+}
+
+/// Replay defence beyond deduplication: a message dated before the deduplication window could
+/// be a replay the queue no longer recognises.
+fn check_age(header: &Header, limits: AgeLimits) -> Result<(), Problem> {
+    let Some(created) = xoev_core::header::parse_xs_datetime(&header.erstellungszeitpunkt) else {
+        return Ok(()); // header::extract already refused unparsable timestamps
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let stale = |detail: String| {
+        Err(Problem::new(ProblemType::StaleMessage, detail)
+            .with("field", "erstellungszeitpunkt")
+            .with("erstellungszeitpunkt", header.erstellungszeitpunkt.as_str()))
+    };
+    if created < now - limits.max_age {
+        return stale(format!(
+            "erstellungszeitpunkt {} is older than {} days; resubmit it as a new message",
+            header.erstellungszeitpunkt,
+            limits.max_age.as_secs() / 86400
+        ));
+    }
+    if created > now + limits.max_future {
+        return stale(format!(
+            "erstellungszeitpunkt {} lies more than {} hours in the future",
+            header.erstellungszeitpunkt,
+            limits.max_future.as_secs() / 3600
+        ));
+    }
+    Ok(())
 }
 
 pub fn xml_problem(e: xoev_xml::XmlError) -> Problem {

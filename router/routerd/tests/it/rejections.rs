@@ -132,6 +132,23 @@ async fn each_rejection_class_has_its_exact_status_and_problem_type() {
         "{p}"
     );
 
+    // stale-message: dated before the deduplication window (a replay), or far in the future
+    let old = w.pki.sign(&message_at(
+        &new_id(),
+        "ags:08111000",
+        AUTOR,
+        "2020-01-01T00:00:00Z",
+    ));
+    let p = post(old).await.problem(422, "stale-message");
+    assert_eq!(p["field"], "erstellungszeitpunkt");
+    let future = w.pki.sign(&message_at(
+        &new_id(),
+        "ags:08111000",
+        AUTOR,
+        "2099-01-01T00:00:00",
+    ));
+    post(future).await.problem(422, "stale-message");
+
     // unroutable: nobody serves Saxony here
     let p = post(w.pki.sign(&message(&new_id(), "ags:14612000", AUTOR)))
         .await

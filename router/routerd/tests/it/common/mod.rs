@@ -23,8 +23,22 @@ use xoev_routerd::{Listeners, pki, prepare, start};
 
 pub const XWASSER_NS: &str = "https://gitlab.opencode.de/akdb/xoev/xwasser/-/raw/main/V1_0_0";
 
-/// An XWasser 2030 status request (valid against the schema) for `leser`, authored by `autor`.
+/// An XWasser 2030 status request (valid against the schema) for `leser`, authored by `autor`,
+/// created now.
 pub fn message(id: &str, leser: &str, autor: &str) -> String {
+    message_at(id, leser, autor, &now_rfc3339())
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// The same message with a given `erstellungszeitpunkt`.
+pub fn message_at(id: &str, leser: &str, autor: &str, created: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <xwas:vorgang.statusanfrage.2030 xmlns:xwas="{XWASSER_NS}" produkt="test portal" produkthersteller="xoev-router tests" produktversion="1" standard="XWasser" test="true" version="1.0.0">
@@ -32,7 +46,7 @@ pub fn message(id: &str, leser: &str, autor: &str) -> String {
     <identifikation.nachricht>
       <nachrichtenUUID>{id}</nachrichtenUUID>
       <nachrichtentyp listURI="urn:xoev-de:xwasser:codeliste:nachrichtentyp" listVersionID="1"><code>2030</code></nachrichtentyp>
-      <erstellungszeitpunkt>2026-11-23T10:00:00Z</erstellungszeitpunkt>
+      <erstellungszeitpunkt>{created}</erstellungszeitpunkt>
     </identifikation.nachricht>
     <leser>
       <verzeichnisdienst listURI="urn:xoev-de:kosit:codeliste:verzeichnisdienst" listVersionID="2"><code>DVDV</code></verzeichnisdienst>
