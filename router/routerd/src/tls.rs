@@ -134,3 +134,55 @@ pub fn hex(bytes: &[u8]) -> String {
             s
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki;
+
+    #[test]
+    fn refuses_a_certificate_with_a_key_that_does_not_match() {
+        let tmp = tempfile::tempdir().unwrap();
+        pki::generate(tmp.path(), "r.test").unwrap();
+        let e = server_config(
+            &tmp.path().join(pki::ROUTER_CERT),
+            &tmp.path().join(pki::AUTHORITY_KEY),
+            ClientAuth::None,
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("TLS configuration rejected"), "{e}");
+    }
+
+    #[test]
+    fn refuses_a_key_file_that_holds_no_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        pki::generate(tmp.path(), "r.test").unwrap();
+        let e = server_config(
+            &tmp.path().join(pki::ROUTER_CERT),
+            &tmp.path().join(pki::ROUTER_CERT),
+            ClientAuth::None,
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot read a PKCS#8/PKCS#1/SEC1 private key from"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_client_ca_file_without_certificates() {
+        let tmp = tempfile::tempdir().unwrap();
+        pki::generate(tmp.path(), "r.test").unwrap();
+        let e = server_config(
+            &tmp.path().join(pki::ROUTER_CERT),
+            &tmp.path().join(pki::ROUTER_KEY),
+            ClientAuth::Required,
+            &[tmp.path().join(pki::ROUTER_KEY)],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("holds no certificate"), "{e}");
+    }
+}

@@ -343,3 +343,63 @@ async fn admin_listener_serves_metrics_health_and_readiness_but_the_public_one_d
     public_metrics.problem(404, "not-found");
     w.router.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_whose_certificate_is_not_from_its_pinned_ca_never_receives_the_message() {
+    // An HTTPS authority with a certificate from another CA; "rogue" pins the test CA.
+    let other = tempfile::tempdir().unwrap();
+    xoev_routerd::pki::generate(other.path(), "other.test").unwrap();
+    let tls = xoev_routerd::tls::server_config(
+        &other.path().join(pki::AUTHORITY_CERT),
+        &other.path().join(pki::AUTHORITY_KEY),
+        xoev_routerd::config::ClientAuth::None,
+        &[],
+    )
+    .unwrap();
+    let impostor = MockAuthority::start_on(
+        "127.0.0.1:0".parse().unwrap(),
+        Some(std::sync::Arc::new(tls)),
+        Inbox::new(true),
+    )
+    .await
+    .unwrap();
+    let w = world_with(&format!(
+        "[[destinations]]\nid = \"rogue\"\nadapter = \"http\"\nurl = \"https://localhost:{}/inbox\"\nca = [\"pki/ca.crt\"]\n[[routes]]\nleser = \"ags:07*\"\ndestination = \"rogue\"\n",
+        impostor.addr.port()
+    ))
+    .await;
+    let id = new_id();
+    let signed = w.pki.sign(&message(&id, "ags:07111000", "psw:01003110"));
+    assert_eq!(
+        w.client
+            .post_xml(&w.router.public_url("/v1/messages"), signed)
+            .await
+            .status,
+        202
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = w
+            .client
+            .get(&w.router.public_url(&format!("/v1/messages/{id}")))
+            .await
+            .json();
+        if v["attempts"].as_u64().unwrap_or(0) >= 2 {
+            let err = v["last_error"].as_str().unwrap_or("");
+            assert!(
+                err.starts_with("tls (retryable)"),
+                "a TLS failure, retried: {v}"
+            );
+            assert!(err.contains("invalid peer certificate"), "{v}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "retried: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        impostor.inbox.requests(),
+        0,
+        "not a single byte reached the impostor"
+    );
+    w.router.stop().await;
+}
