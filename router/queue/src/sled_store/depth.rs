@@ -74,11 +74,36 @@ impl DepthDelta {
     }
 }
 
+/// Counters are signed sums of committed deltas. Commits apply their deltas after the
+/// transaction, so a lease's `queued -1` may be applied before the `queued +1` of the enqueue
+/// that committed first; addition commutes, so the sum is right once both are applied.
+/// Saturating at zero would lose the early decrement for good (a drift found by the
+/// router-level crash and outage tests). Readers clamp transient negatives to zero.
 #[derive(Debug, Default, Clone, Copy)]
 struct Counters {
-    depth: Depth,
+    depth: DepthDelta,
     /// Bytes of enqueues that passed the limit check and are being written.
     reserved: u64,
+}
+
+fn clamp(d: DepthDelta) -> Depth {
+    let u = |v: i64| u64::try_from(v).unwrap_or(0);
+    Depth {
+        queued: u(d.queued),
+        delivering: u(d.delivering),
+        dead: u(d.dead),
+        pending_bytes: u(d.pending_bytes),
+    }
+}
+
+fn signed(d: Depth) -> DepthDelta {
+    let s = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    DepthDelta {
+        queued: s(d.queued),
+        delivering: s(d.delivering),
+        dead: s(d.dead),
+        pending_bytes: s(d.pending_bytes),
+    }
 }
 
 /// Why a reservation was refused.
@@ -114,14 +139,14 @@ impl Depths {
         }
         let mut map = self.lock();
         let c = map.entry(dest.to_owned()).or_default();
-        c.depth = delta.applied_to(c.depth);
+        c.depth = c.depth.plus(delta);
     }
 
     /// Reserves `size` bytes for an enqueue unless pending + reserved + size exceeds `limit`.
     pub(crate) fn reserve(&self, dest: &str, size: u64, limit: u64) -> Result<(), Refused> {
         let mut map = self.lock();
         let c = map.entry(dest.to_owned()).or_default();
-        let pending = c.depth.pending_bytes.saturating_add(c.reserved);
+        let pending = clamp(c.depth).pending_bytes.saturating_add(c.reserved);
         if pending.saturating_add(size) > limit {
             return Err(Refused {
                 pending_bytes: pending,
@@ -144,7 +169,15 @@ impl Depths {
         let mut m = self.lock();
         *m = map
             .into_iter()
-            .map(|(d, depth)| (d, Counters { depth, reserved: 0 }))
+            .map(|(d, depth)| {
+                (
+                    d,
+                    Counters {
+                        depth: signed(depth),
+                        reserved: 0,
+                    },
+                )
+            })
             .collect();
     }
 
@@ -152,8 +185,8 @@ impl Depths {
     pub(crate) fn snapshot(&self) -> BTreeMap<DestinationId, Depth> {
         self.lock()
             .iter()
-            .filter(|(_, c)| c.depth != Depth::default())
-            .map(|(d, c)| (d.clone(), c.depth))
+            .map(|(d, c)| (d.clone(), clamp(c.depth)))
+            .filter(|(_, depth)| *depth != Depth::default())
             .collect()
     }
 }
@@ -171,6 +204,30 @@ mod tests {
         assert_eq!(refused, Some(100));
         d.unreserve("a", 40);
         assert!(d.reserve("a", 40, 100).is_ok());
+    }
+
+    #[test]
+    fn deltas_applied_out_of_commit_order_still_sum_to_the_truth() {
+        // Enqueue (+1 queued) commits first, but the lease's delta (-1 queued, +1 delivering)
+        // is applied first: the early decrement must not be lost.
+        let d = Depths::default();
+        let enqueue = DepthDelta::of(State::Queued, 10);
+        let lease = DepthDelta::of(State::Delivering, 10).minus(DepthDelta::of(State::Queued, 10));
+        let complete = DepthDelta::default().minus(DepthDelta::of(State::Delivering, 10));
+        d.apply("a", lease);
+        d.apply("a", complete);
+        assert_eq!(
+            d.snapshot().get("a"),
+            None,
+            "transient negatives read as zero"
+        );
+        d.apply("a", enqueue);
+        assert_eq!(
+            d.snapshot().get("a"),
+            None,
+            "everything delivered: nothing pending"
+        );
+        assert!(d.reserve("a", 100, 100).is_ok(), "no leaked pending bytes");
     }
 
     #[test]
