@@ -423,7 +423,8 @@ impl<'s> Validator<'s> {
         value: &str,
     ) -> Result<TypeRef, Violation> {
         let (line, column) = (el.line, el.column);
-        let v = value.trim_matches(is_xml_space);
+        // libxml2 does not strip whitespace around an xsi:type value.
+        let v = value;
         let Some((prefix, local)) = xmlchar::split_qname(v) else {
             return self.fail(
                 ViolationKind::InvalidXsiType,
@@ -708,7 +709,8 @@ impl<'s> Validator<'s> {
         fixed: Option<&crate::model::ValueConstraint>,
     ) -> Result<(), Violation> {
         let set = self.set;
-        match simple::validate(set, ty, value, el.namespaces) {
+        // libxml2 whitespace-normalises the value of an attribute that has a fixed value.
+        match simple::validate_as(set, ty, value, el.namespaces, fixed.is_some()) {
             Ok(v) => {
                 if let Some(c) = fixed
                     && c.value.as_ref().is_some_and(|f| !v.equals(f))
@@ -816,7 +818,10 @@ impl<'s> Validator<'s> {
                 Ok(())
             }
             Kind::Automaton { .. } | Kind::All { .. } | Kind::Empty | Kind::Nilled => {
-                if text.chars().all(is_xml_space) {
+                // Element-only content may have whitespace; empty and nilled content may not
+                // have any character data at all (XSD 1.0 cvc-complex-type.2.1, cvc-elt.3.2.1).
+                let empty = matches!(frame.kind, Kind::Empty | Kind::Nilled);
+                if !empty && text.chars().all(is_xml_space) {
                     return Ok(());
                 }
                 let nilled = matches!(frame.kind, Kind::Nilled);
@@ -920,33 +925,27 @@ impl<'s> Validator<'s> {
                         Some(s) => &**s,
                         None => &NoBindings,
                     };
-                    match simple::validate(set, st, &text, scope) {
-                        Ok(v) => {
-                            if let Some(c) = constraint.filter(|c| c.fixed)
-                                && c.value.as_ref().is_some_and(|f| !v.equals(f))
-                            {
-                                return self.fail(
-                                    ViolationKind::FixedValueMismatch,
-                                    line,
-                                    column,
-                                    format!(
-                                        "value '{}' differs from the fixed value",
-                                        shorten(&text)
-                                    ),
-                                    Some(format!("'{}'", c.lexical)),
-                                );
-                            }
-                            self.register_ids(st, &v, line, column)?;
-                        }
-                        Err(e) => {
-                            return self.fail(
-                                ViolationKind::InvalidValue,
-                                line,
-                                column,
-                                e.message,
-                                e.expected,
-                            );
-                        }
+                    if let Err(e) = simple::validate(set, st, &text, scope) {
+                        return self.fail(
+                            ViolationKind::InvalidValue,
+                            line,
+                            column,
+                            e.message,
+                            e.expected,
+                        );
+                    }
+                    // libxml2 compares an element's fixed value as a string, not in the value
+                    // space (so "05" differs from a fixed "5"; see docs).
+                    if let Some(c) = constraint.filter(|c| c.fixed)
+                        && *c.lexical != *text
+                    {
+                        return self.fail(
+                            ViolationKind::FixedValueMismatch,
+                            line,
+                            column,
+                            format!("value '{}' differs from the fixed value", shorten(&text)),
+                            Some(format!("'{}'", c.lexical)),
+                        );
                     }
                 }
                 self.text = text;

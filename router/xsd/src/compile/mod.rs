@@ -96,6 +96,7 @@ pub(crate) fn compile_schema(
         global_elements: NameMap::default(),
         global_types: NameMap::default(),
         global_attributes: NameMap::default(),
+        ns_needed: Vec::new(),
     };
     let mut c = Compiler {
         docs: &docs,
@@ -122,6 +123,7 @@ pub(crate) fn compile_schema(
     c.compile_globals()?;
     c.compile_bodies()?;
     c.finish()?;
+    c.set.compute_ns_needed();
     Ok(c.set)
 }
 
