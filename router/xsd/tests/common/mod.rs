@@ -1,6 +1,10 @@
 //! Shared helpers for the integration tests: corpus paths and the manifest.
 #![allow(dead_code)]
 
+pub mod dom;
+pub mod mutate;
+pub mod xmllint;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
