@@ -72,6 +72,8 @@ pub(crate) struct ElementDecl {
     pub(crate) is_abstract: bool,
     pub(crate) constraint: Option<ValueConstraint>,
     pub(crate) block: Derivations,
+    /// `final`: which derivations may not substitute for this element.
+    pub(crate) final_: Derivations,
     pub(crate) subst_head: Option<ElemId>,
 }
 

@@ -400,6 +400,7 @@ impl<'d> Compiler<'d> {
 
     /// Step 4: substitution groups, automata, element value constraints.
     fn finish(&mut self) -> Result<(), CompileError> {
+        self.check_substitution_groups()?;
         let members = self.substitution_members()?;
         for i in 1..self.bodies.len() {
             let id = ComplexTypeId(u32::try_from(i).unwrap_or(u32::MAX));
@@ -433,6 +434,29 @@ impl<'d> Compiler<'d> {
             }
         }
         self.check_element_constraints()
+    }
+
+    /// A substitution group member's type must derive from its head's type, by methods the
+    /// head's `final` allows (XSD 1.0 "Substitution Group OK").
+    fn check_substitution_groups(&self) -> Result<(), CompileError> {
+        for (name, &id) in &self.element_memo {
+            let e = self.set.element(id);
+            let Some(head) = e.subst_head else { continue };
+            let h = self.set.element(head);
+            if !self.set.derives_from(e.ty, h.ty, h.final_.0) {
+                let (doc, node) = self.index.elements[name];
+                return Err(self.invalid(
+                    doc,
+                    node,
+                    format!(
+                        "the type of {} does not derive from the type of its substitution group head {}",
+                        self.clark(name),
+                        self.clark(&h.name)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// For every element declaration, the declarations that may substitute for it (itself
