@@ -2,7 +2,9 @@
 //! `xmllint --nonet --noout --schema` (with `XML_CATALOG_FILES`) and from this crate.
 //!
 //! - the corpus manifest rows, re-checked with the installed xmllint;
-//! - datatype probes: edge values of every built-in type in seven contexts;
+//! - datatype probes: edge values of every built-in type in eight contexts (element, derived
+//!   type, derived type with a pattern, attribute, attribute of derived type, simpleContent,
+//!   list item, union member);
 //! - semantic probes: empty/nilled content, wildcards, IDs, fixed/default values, xsi:type,
 //!   substitution groups, unions, lists, `xs:all` (tests/probes/semantics.*);
 //! - mutations of every valid corpus instance: structural ones (drop, duplicate, reorder,
@@ -79,7 +81,7 @@ fn corpus_rows_get_the_same_verdict_from_xmllint_and_from_us() {
 }
 
 /// The contexts a datatype probe value is tried in.
-const CONTEXTS: [&str; 7] = ["E", "D", "F", "A", "AD", "S", "L"];
+const CONTEXTS: [&str; 8] = ["E", "D", "F", "A", "AD", "S", "L", "U"];
 
 fn datatype_schema(types: &[String]) -> String {
     let mut s = String::from(
@@ -91,6 +93,7 @@ fn datatype_schema(types: &[String]) -> String {
         s.push_str(&format!("<xs:element name=\"F{t}\" type=\"F{t}\"/>\n"));
         s.push_str(&format!("<xs:element name=\"S{t}\" type=\"S{t}\"/>\n"));
         s.push_str(&format!("<xs:element name=\"L{t}\" type=\"L{t}\"/>\n"));
+        s.push_str(&format!("<xs:element name=\"U{t}\" type=\"U{t}\"/>\n"));
         s.push_str(&format!("<xs:element name=\"A{t}\"><xs:complexType><xs:attribute name=\"a\" type=\"xs:{t}\"/></xs:complexType></xs:element>\n"));
         s.push_str(&format!("<xs:element name=\"AD{t}\"><xs:complexType><xs:attribute name=\"a\" type=\"D{t}\"/></xs:complexType></xs:element>\n"));
     }
@@ -119,6 +122,9 @@ fn datatype_schema(types: &[String]) -> String {
         };
         s.push_str(&format!(
             "<xs:simpleType name=\"L{t}\"><xs:list itemType=\"xs:{item}\"/></xs:simpleType>\n"
+        ));
+        s.push_str(&format!(
+            "<xs:simpleType name=\"U{t}\"><xs:union memberTypes=\"xs:{base}\"/></xs:simpleType>\n"
         ));
     }
     s.push_str("</xs:schema>\n");

@@ -159,15 +159,17 @@ pub(crate) fn validate_as(
             (Value::List(items), text)
         }
         Variety::Union(members) => {
+            // libxml2 collapses whitespace before trying the member types.
+            let text = collapse_ws(raw);
             let mut found = None;
             for m in members {
-                if let Ok(v) = validate_as(types, *m, raw, scope, normalize) {
+                if let Ok(v) = validate_as(types, *m, &text, scope, true) {
                     found = Some(v);
                     break;
                 }
             }
             let v = found.ok_or_else(|| invalid(types, id, raw))?;
-            (v, collapse_ws(raw))
+            (v, text)
         }
     };
     check_facets(types, id, &st.facets, &value, &lexical)?;
