@@ -202,6 +202,47 @@ impl<'s> Validator<'s> {
         id
     }
 
+    /// Whether an element `{namespace}local_name` starting now would be accepted by the
+    /// content model of the open element (or, before the root, has a global declaration).
+    /// Checks the name only, not the element's own content. The router uses it to decide
+    /// whether the enveloped `ds:Signature` it has verified belongs to the message's schema
+    /// (as in XWasser `vorgang.transportieren.2010`) or must be left out of validation.
+    pub fn accepts_child(&self, namespace: Option<&str>, local_name: &str) -> bool {
+        if self.failed.is_some() {
+            return false;
+        }
+        if self.skip_depth > 0 {
+            return true;
+        }
+        let ns = self.set.ns.lookup(namespace);
+        let Some(frame) = self.stack.last() else {
+            return !self.root_done && self.set.global_elements.get(ns, local_name).is_some();
+        };
+        match &frame.kind {
+            Kind::Automaton { ct, state, .. } => match &self.set.complex(*ct).content {
+                ContentType::Elements {
+                    model: ContentModel::Automaton(a),
+                    ..
+                } => a
+                    .states
+                    .get(*state as usize)
+                    .is_some_and(|s| s.transitions.iter().any(|t| t.term.matches(ns, local_name))),
+                _ => false,
+            },
+            Kind::All { ct, seen, .. } => match &self.set.complex(*ct).content {
+                ContentType::Elements {
+                    model: ContentModel::All(all),
+                    ..
+                } => all.members.iter().enumerate().any(|(i, (terms, _))| {
+                    *seen & (1u64 << i) == 0 && terms.iter().any(|t| t.matches(ns, local_name))
+                }),
+                _ => false,
+            },
+            Kind::Lax => true,
+            Kind::Simple { .. } | Kind::Empty | Kind::Nilled => false,
+        }
+    }
+
     /// An element starts.
     pub fn start_element(&mut self, el: &StartElement<'_>) -> Result<(), Violation> {
         if let Some(v) = &self.failed {

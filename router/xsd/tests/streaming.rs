@@ -194,3 +194,68 @@ fn references_and_cdata_are_part_of_the_value() {
     );
     assert_eq!(check(&s, "<t:r NS x='&#x34;2'><t:a>1</t:a></t:r>"), Ok(()));
 }
+
+#[test]
+fn accepts_child_tells_whether_the_content_model_allows_an_element_here() {
+    let s = inline_schema(SCHEMA);
+    let mut v = Validator::new(&s);
+    assert!(v.accepts_child(Some("urn:t"), "r"));
+    assert!(!v.accepts_child(Some("urn:t"), "a"));
+    v.start_element(&start("r", &[], 1)).expect("root");
+    assert!(v.accepts_child(Some("urn:t"), "a"));
+    assert!(!v.accepts_child(Some("urn:t"), "q"));
+    assert!(!v.accepts_child(Some("http://www.w3.org/2000/09/xmldsig#"), "Signature"));
+    v.start_element(&start("a", &[], 2)).expect("a");
+    assert!(
+        !v.accepts_child(Some("urn:t"), "a"),
+        "simple content takes no elements"
+    );
+}
+
+/// Feeds a corpus message up to (not including) the end of its root element, then asks
+/// whether an enveloped signature could follow.
+fn signature_allowed_at_end_of(file: &str) -> bool {
+    let rows = common::manifest();
+    let schemas = common::schemas(&rows);
+    let row = rows.iter().find(|r| r.file.ends_with(file)).expect("row");
+    let (events, scope) = common::events::events(&common::read(&row.path()));
+    let mut v = Validator::new(&schemas[&row.schema]);
+    let root_end = events
+        .iter()
+        .rposition(|e| matches!(e, common::events::Ev::End))
+        .expect("the root ends");
+    for e in &events[..root_end] {
+        common::events::feed(&mut v, e, &scope).expect("valid message");
+    }
+    v.accepts_child(Some("http://www.w3.org/2000/09/xmldsig#"), "Signature")
+}
+
+#[test]
+fn only_the_transport_message_takes_an_enveloped_signature_in_its_schema() {
+    assert!(
+        signature_allowed_at_end_of("olb_report_minimal.xml"),
+        "vorgang.transportieren.2010"
+    );
+    assert!(
+        !signature_allowed_at_end_of("statusanfrage_2030.xml"),
+        "vorgang.statusanfrage.2030"
+    );
+    assert!(
+        !signature_allowed_at_end_of("rueckweisung_0010.xml"),
+        "administration.rueckweisung.0010"
+    );
+}
+
+#[test]
+fn every_valid_corpus_message_validates_through_the_event_api() {
+    let rows = common::manifest();
+    let schemas = common::schemas(&rows);
+    for row in rows.iter().filter(|r| r.expected_valid) {
+        let (events, scope) = common::events::events(&common::read(&row.path()));
+        let mut v = Validator::new(&schemas[&row.schema]);
+        for e in &events {
+            common::events::feed(&mut v, e, &scope).unwrap_or_else(|e| panic!("{}: {e}", row.file));
+        }
+        assert_eq!(v.finish(), Ok(()), "{}", row.file);
+    }
+}

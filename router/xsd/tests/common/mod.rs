@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod dom;
+pub mod events;
 pub mod mutate;
 pub mod xmllint;
 
