@@ -421,6 +421,10 @@ impl<'d> Compiler<'d> {
                         at,
                         construct: "a content model that expands to more than 10000 positions".into(),
                     },
+                    ModelError::AllTooLarge => CompileError::Unsupported {
+                        at,
+                        construct: "xs:all with more than 64 element particles".into(),
+                    },
                     ModelError::MisplacedAll => CompileError::Invalid {
                         at,
                         message: "xs:all must be the whole content model, with element particles of maxOccurs at most 1".into(),
