@@ -166,7 +166,12 @@ pub fn validate_bytes(schema: &Schema, xml: &[u8]) -> Result<(), Violation> {
 /// Refuses characters XML 1.0 does not allow (controls other than tab and line breaks,
 /// U+FFFE, U+FFFF); quick-xml passes them through.
 fn check_chars(s: &str, lines: &mut LineTracker<'_>, offset: usize) -> Result<(), Violation> {
-    // U+FFFE and U+FFFF are EF BF BE / EF BF BF in UTF-8.
+    // Fast path: no control character other than tab and line breaks, and no 0xEF lead byte
+    // (U+FFFE and U+FFFF are EF BF BE / EF BF BF in UTF-8).
+    let suspicious = |c: u8| (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0xEF;
+    if !s.bytes().any(suspicious) {
+        return Ok(());
+    }
     let b = s.as_bytes();
     let bad = b.iter().enumerate().any(|(i, &c)| {
         (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'))
