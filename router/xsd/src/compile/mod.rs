@@ -12,6 +12,7 @@
 //! Every construct this validator does not implement is refused with
 //! [`CompileError::Unsupported`]; nothing is skipped silently.
 
+mod attributes;
 mod complex;
 pub(crate) mod loader;
 mod particle;
@@ -69,7 +70,7 @@ pub(crate) struct Compiler<'d> {
     element_memo: HashMap<QName, ElemId>,
     element_progress: HashSet<QName>,
     attribute_memo: HashMap<QName, crate::model::AttributeUse>,
-    attribute_group_memo: HashMap<QName, complex::AttrSet>,
+    attribute_group_memo: HashMap<QName, attributes::AttrSet>,
     attribute_group_progress: HashSet<QName>,
     group_progress: HashSet<QName>,
     group_memo: HashMap<QName, RawParticle>,
