@@ -222,3 +222,18 @@ fn unqualified_local_elements_must_be_in_no_namespace() {
         (UnexpectedElement, Some("u"))
     );
 }
+
+#[test]
+fn all_group_with_64_members_tracks_the_last_one() {
+    let members: String = (0..64)
+        .map(|i| format!("<xs:element name=\"e{i}\" minOccurs=\"0\"/>"))
+        .collect();
+    let s = inline_schema(&format!(
+        "<xs:element name=\"r\"><xs:complexType><xs:all>{members}</xs:all></xs:complexType></xs:element>"
+    ));
+    assert_eq!(check(&s, "<t:r NS><t:e63/><t:e0/></t:r>"), Ok(()));
+    assert_eq!(
+        kind_of(&s, "<t:r NS><t:e63/><t:e63/></t:r>"),
+        UnexpectedElement
+    );
+}
