@@ -55,7 +55,7 @@ impl<'s> Validator<'s> {
                                 ViolationKind::UnexpectedAttribute,
                                 el.line,
                                 el.column,
-                                format!("no global declaration for attribute {} (demanded by a strict wildcard)", a.local_name),
+                                format!("no global declaration for attribute {} (demanded by a strict wildcard)", attr_display(a)),
                                 None,
                             );
                         }

@@ -2,20 +2,23 @@
 
 use crate::model::{SchemaSet, Term, Transition};
 use crate::names::NsId;
+use crate::types::simple::shorten;
 use crate::validator::{AttributeEvent, StartElement};
 
-pub(super) fn display_name(el: &StartElement<'_>) -> String {
-    match el.namespace {
-        Some(ns) if !ns.is_empty() => format!("{{{ns}}}{}", el.local_name),
-        _ => el.local_name.to_owned(),
+/// `{namespace}local`, shortened: names come from the input and messages stay bounded.
+fn clark(ns: Option<&str>, local: &str) -> String {
+    match ns {
+        Some(ns) if !ns.is_empty() => format!("{{{}}}{}", shorten(ns), shorten(local)),
+        _ => shorten(local),
     }
 }
 
+pub(super) fn display_name(el: &StartElement<'_>) -> String {
+    clark(el.namespace, el.local_name)
+}
+
 pub(super) fn attr_display(a: &AttributeEvent<'_>) -> String {
-    match a.namespace {
-        Some(ns) if !ns.is_empty() => format!("{{{ns}}}{}", a.local_name),
-        _ => a.local_name.to_owned(),
-    }
+    clark(a.namespace, a.local_name)
 }
 
 /// "one of: a, b, c" (or "end of element" when nothing may follow).
