@@ -11,10 +11,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use quick_xml::events::Event;
-use xoev_xsd::{
-    AttributeEvent, Catalog, NamespaceScope, Schema, StartElement, Validator, validate_bytes,
-};
+use xoev_xsd::{Catalog, Schema, validate_bytes};
+
+#[path = "../tests/common/events.rs"]
+mod events;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -51,123 +51,6 @@ fn large_message() -> Vec<u8> {
     format!("{}{}{}", &text[..start], anlagen, &text[end..]).into_bytes()
 }
 
-/// Owned events of a document, to replay into the validator without parsing.
-enum Ev {
-    Start {
-        ns: Option<String>,
-        local: String,
-        attrs: Vec<(Option<String>, String, String)>,
-    },
-    Text(String),
-    End,
-}
-
-struct Scope(Vec<(Option<String>, String)>);
-
-impl NamespaceScope for Scope {
-    fn resolve(&self, prefix: Option<&str>) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(p, _)| p.as_deref() == prefix)
-            .map(|(_, u)| u.as_str())
-    }
-    fn for_each_binding(&self, f: &mut dyn FnMut(Option<&str>, &str)) {
-        for (p, u) in &self.0 {
-            f(p.as_deref(), u);
-        }
-    }
-}
-
-fn events(xml: &[u8]) -> (Vec<Ev>, Scope) {
-    let mut reader = quick_xml::NsReader::from_reader(xml);
-    reader.config_mut().expand_empty_elements = true;
-    let mut out = Vec::new();
-    let mut buf = Vec::new();
-    let mut scope = Vec::new();
-    loop {
-        let (res, ev) = reader
-            .read_resolved_event_into(&mut buf)
-            .expect("well-formed");
-        match ev {
-            Event::Start(s) => {
-                let ns = match res {
-                    quick_xml::name::ResolveResult::Bound(n) => Some(n.into_inner().to_owned()),
-                    _ => None,
-                };
-                let mut attrs = Vec::new();
-                for a in s.attributes() {
-                    let a = a.expect("attribute");
-                    let key = a.key.into_inner().to_owned();
-                    let value = a
-                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .expect("value")
-                        .into_owned();
-                    if key == "xmlns" {
-                        scope.push((None, value));
-                    } else if let Some(p) = key.strip_prefix("xmlns:") {
-                        scope.push((Some(p.to_owned()), value));
-                    } else {
-                        let (res, local) = reader.resolver().resolve_attribute(a.key);
-                        let ans = match res {
-                            quick_xml::name::ResolveResult::Bound(n) => {
-                                Some(n.into_inner().to_owned())
-                            }
-                            _ => None,
-                        };
-                        attrs.push((ans, local.into_inner().to_owned(), value));
-                    }
-                }
-                out.push(Ev::Start {
-                    ns,
-                    local: s.local_name().into_inner().to_owned(),
-                    attrs,
-                });
-            }
-            Event::End(_) => out.push(Ev::End),
-            Event::Text(t) => out.push(Ev::Text(t.xml10_content().into_owned())),
-            Event::CData(t) => out.push(Ev::Text(t.xml10_content().into_owned())),
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    (out, Scope(scope))
-}
-
-fn replay(schema: &Schema, evs: &[Ev], scope: &Scope) {
-    let mut v = Validator::new(schema);
-    let mut attrs: Vec<AttributeEvent<'_>> = Vec::new();
-    for e in evs {
-        match e {
-            Ev::Start {
-                ns,
-                local,
-                attrs: a,
-            } => {
-                attrs.clear();
-                attrs.extend(a.iter().map(|(n, l, val)| AttributeEvent {
-                    namespace: n.as_deref(),
-                    local_name: l,
-                    value: val,
-                }));
-                v.start_element(&StartElement {
-                    namespace: ns.as_deref(),
-                    local_name: local,
-                    attributes: &attrs,
-                    namespaces: scope,
-                    line: 0,
-                    column: 0,
-                })
-                .expect("valid");
-            }
-            Ev::Text(t) => v.text(t).expect("valid"),
-            Ev::End => v.end_element().expect("valid"),
-        }
-    }
-    v.finish().expect("valid");
-}
-
 fn bench(c: &mut Criterion) {
     let schema = schema();
     let messages = [
@@ -186,10 +69,10 @@ fn bench(c: &mut Criterion) {
     g.finish();
     let mut g = c.benchmark_group("events");
     for (name, xml) in &messages {
-        let (evs, scope) = events(xml);
+        let (evs, scope) = events::events(xml);
         g.throughput(Throughput::Bytes(xml.len() as u64));
         g.bench_function(*name, |b| {
-            b.iter(|| replay(black_box(&schema), black_box(&evs), &scope))
+            b.iter(|| events::replay(black_box(&schema), black_box(&evs), &scope))
         });
     }
     g.finish();

@@ -1,8 +1,10 @@
-//! Replays a document into the event API, as the router does from its own tree.
+//! Replays a document into the event API, as the router does from its own tree. Shared by the
+//! tests, the benchmark and the `cost` example (included there by path).
+#![allow(dead_code)]
 
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
-use xoev_xsd::{AttributeEvent, NamespaceScope, StartElement, Validator, Violation};
+use xoev_xsd::{AttributeEvent, NamespaceScope, Schema, StartElement, Validator, Violation};
 
 /// Bindings collected from the whole document (the corpus declares them on the root).
 pub struct Scope(pub Vec<(Option<String>, String)>);
@@ -107,4 +109,13 @@ pub fn feed(v: &mut Validator<'_>, e: &Ev, scope: &Scope) -> Result<(), Violatio
         Ev::Text(t) => v.text(t),
         Ev::End => v.end_element(),
     }
+}
+
+/// Validates a whole pre-parsed document through the event API.
+pub fn replay(schema: &Schema, events: &[Ev], scope: &Scope) -> Result<(), Violation> {
+    let mut v = Validator::new(schema);
+    for e in events {
+        feed(&mut v, e, scope)?;
+    }
+    v.finish()
 }
