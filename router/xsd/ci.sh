@@ -3,7 +3,7 @@
 #
 # Needs: a Rust toolchain and xmllint (Debian/Ubuntu: apt-get install -y libxml2-utils).
 # Environment: XSD_DIFF_SAMPLE = percent of value perturbations to run (default 20; the
-# structural mutations always run in full). Takes about a minute on 2 cores after the build.
+# structural mutations always run in full). Takes one to two minutes on 2 cores after the build.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
