@@ -41,6 +41,8 @@ pub(crate) enum ModelError {
     NotDeterministic(String),
     TooLarge,
     MisplacedAll,
+    /// `xs:all` with more members than the validator tracks (64).
+    AllTooLarge,
 }
 
 enum Re {
@@ -367,6 +369,9 @@ fn compile_all(
             });
         }
         out.push((terms.clone(), m.min > 0));
+    }
+    if out.len() > 64 {
+        return Err(ModelError::AllTooLarge);
     }
     check_deterministic(&all_terms, uri)?;
     Ok(ContentModel::All(AllModel {

@@ -98,8 +98,16 @@ pub fn validate_bytes(schema: &Schema, xml: &[u8]) -> Result<(), Violation> {
                 validator.end_element()?;
                 ns.list.truncate(marks.pop().unwrap_or(0));
             }
-            Event::Text(t) => validator.text(&t.xml10_content())?,
-            Event::CData(t) => validator.text(&t.xml10_content())?,
+            Event::Text(t) => {
+                let content = t.xml10_content();
+                check_chars(&content, &mut lines, offset)?;
+                validator.text(&content)?;
+            }
+            Event::CData(t) => {
+                let content = t.xml10_content();
+                check_chars(&content, &mut lines, offset)?;
+                validator.text(&content)?;
+            }
             Event::GeneralRef(r) => {
                 let replacement: Cow<'_, str> = if r.is_char_ref() {
                     match r.resolve_char_ref() {
@@ -155,6 +163,32 @@ pub fn validate_bytes(schema: &Schema, xml: &[u8]) -> Result<(), Violation> {
     validator.finish()
 }
 
+/// Refuses characters XML 1.0 does not allow (controls other than tab and line breaks,
+/// U+FFFE, U+FFFF); quick-xml passes them through.
+fn check_chars(s: &str, lines: &mut LineTracker<'_>, offset: usize) -> Result<(), Violation> {
+    // Fast path: no control character other than tab and line breaks, and no 0xEF lead byte
+    // (U+FFFE and U+FFFF are EF BF BE / EF BF BF in UTF-8).
+    let suspicious = |c: u8| (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0xEF;
+    if !s.bytes().any(suspicious) {
+        return Ok(());
+    }
+    let b = s.as_bytes();
+    let bad = b.iter().enumerate().any(|(i, &c)| {
+        (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'))
+            || (c == 0xEF
+                && b.get(i + 1) == Some(&0xBF)
+                && matches!(b.get(i + 2), Some(0xBE | 0xBF)))
+    });
+    if bad {
+        return Err(malformed(
+            lines,
+            offset,
+            "a character that XML does not allow".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
@@ -175,6 +209,7 @@ fn start_element(
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|e| malformed(lines, offset, e.to_string()))?;
+        check_chars(&value, lines, offset)?;
         let key = attr.key.into_inner();
         if key == "xmlns" {
             ns.list.push((None, value.into()));

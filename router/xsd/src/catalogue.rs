@@ -86,10 +86,18 @@ impl Entry {
 /// What the router should do with a message.
 #[derive(Debug, Clone, Copy)]
 pub enum Selection<'c> {
-    /// Validate against `schema`; `name` is its catalogue name (bounded, usable as a label).
-    Validate { schema: &'c Schema, name: &'c str },
-    /// Accept without validation, as the catalogue explicitly says, for this reason.
-    Unvalidated { reason: &'c str },
+    /// Validate against `schema`.
+    Validate {
+        /// The compiled schema.
+        schema: &'c Schema,
+        /// Its catalogue name (a bounded set, usable as a metric label).
+        name: &'c str,
+    },
+    /// Accept without validation, as the catalogue explicitly says.
+    Unvalidated {
+        /// The reason the catalogue gives.
+        reason: &'c str,
+    },
     /// Not in the catalogue: reject.
     Unknown,
 }

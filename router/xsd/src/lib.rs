@@ -15,6 +15,7 @@
 //! Invariants: a compiled [`Schema`] is immutable and `Send + Sync`; validation never panics on
 //! untrusted input; validator state is bounded by [`Limits`] plus the set of ID values seen.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod automaton;
 mod bytes;

@@ -72,6 +72,8 @@ pub(crate) struct ElementDecl {
     pub(crate) is_abstract: bool,
     pub(crate) constraint: Option<ValueConstraint>,
     pub(crate) block: Derivations,
+    /// `final`: which derivations may not substitute for this element.
+    pub(crate) final_: Derivations,
     pub(crate) subst_head: Option<ElemId>,
 }
 
@@ -236,6 +238,8 @@ pub(crate) struct SchemaSet {
     pub(crate) global_elements: NameMap<ElemId>,
     pub(crate) global_types: NameMap<TypeRef>,
     pub(crate) global_attributes: NameMap<AttributeUse>,
+    /// Per simple type: whether its values need namespace bindings (QName content).
+    pub(crate) ns_needed: Vec<bool>,
 }
 
 impl SchemaSet {
@@ -325,12 +329,23 @@ impl SimpleTypes for SchemaSet {
 impl SchemaSet {
     /// Whether values of the simple type need namespace bindings (QName content).
     pub(crate) fn needs_ns(&self, id: SimpleTypeId) -> bool {
+        self.ns_needed.get(id.0 as usize).copied().unwrap_or(false)
+    }
+
+    /// Fills `ns_needed`; called once the simple types are final.
+    pub(crate) fn compute_ns_needed(&mut self) {
+        self.ns_needed = (0..self.simple_types.len())
+            .map(|i| self.needs_ns_uncached(SimpleTypeId(u32::try_from(i).unwrap_or(u32::MAX))))
+            .collect();
+    }
+
+    fn needs_ns_uncached(&self, id: SimpleTypeId) -> bool {
         use crate::types::simple::Variety;
         let st = self.simple(id);
         match &st.variety {
             Variety::Atomic => st.builtin.primitive() == Builtin::QName,
-            Variety::List(item) => self.needs_ns(*item),
-            Variety::Union(members) => members.iter().any(|m| self.needs_ns(*m)),
+            Variety::List(item) => self.needs_ns_uncached(*item),
+            Variety::Union(members) => members.iter().any(|m| self.needs_ns_uncached(*m)),
         }
     }
 

@@ -29,10 +29,13 @@ impl<'a> LineTracker<'a> {
             self.line_start = 0;
         }
         if let Some(chunk) = self.text.get(self.pos..offset) {
-            for (i, &b) in chunk.iter().enumerate() {
-                if b == b'\n' {
-                    self.line = self.line.saturating_add(1);
-                    self.line_start = self.pos + i + 1;
+            let newlines = chunk.iter().filter(|&&b| b == b'\n').count();
+            if newlines > 0 {
+                self.line = self
+                    .line
+                    .saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+                if let Some(last) = chunk.iter().rposition(|&b| b == b'\n') {
+                    self.line_start = self.pos + last + 1;
                 }
             }
         }

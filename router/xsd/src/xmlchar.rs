@@ -20,16 +20,25 @@ fn in_ranges(table: &[(u32, u32)], c: char) -> bool {
 
 /// `Letter ::= BaseChar | Ideographic`.
 pub(crate) fn is_letter(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
     in_ranges(BASE_CHAR, c) || in_ranges(IDEOGRAPHIC, c)
 }
 
 /// `Digit`.
 pub(crate) fn is_digit(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
     in_ranges(DIGIT, c)
 }
 
 /// `NameChar` without the colon.
 fn is_nc_name_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    }
     is_letter(c)
         || is_digit(c)
         || c == '.'

@@ -12,6 +12,7 @@
 //! Every construct this validator does not implement is refused with
 //! [`CompileError::Unsupported`]; nothing is skipped silently.
 
+mod attributes;
 mod complex;
 pub(crate) mod loader;
 mod particle;
@@ -69,7 +70,7 @@ pub(crate) struct Compiler<'d> {
     element_memo: HashMap<QName, ElemId>,
     element_progress: HashSet<QName>,
     attribute_memo: HashMap<QName, crate::model::AttributeUse>,
-    attribute_group_memo: HashMap<QName, complex::AttrSet>,
+    attribute_group_memo: HashMap<QName, attributes::AttrSet>,
     attribute_group_progress: HashSet<QName>,
     group_progress: HashSet<QName>,
     group_memo: HashMap<QName, RawParticle>,
@@ -96,6 +97,7 @@ pub(crate) fn compile_schema(
         global_elements: NameMap::default(),
         global_types: NameMap::default(),
         global_attributes: NameMap::default(),
+        ns_needed: Vec::new(),
     };
     let mut c = Compiler {
         docs: &docs,
@@ -122,6 +124,7 @@ pub(crate) fn compile_schema(
     c.compile_globals()?;
     c.compile_bodies()?;
     c.finish()?;
+    c.set.compute_ns_needed();
     Ok(c.set)
 }
 
@@ -398,6 +401,7 @@ impl<'d> Compiler<'d> {
 
     /// Step 4: substitution groups, automata, element value constraints.
     fn finish(&mut self) -> Result<(), CompileError> {
+        self.check_substitution_groups()?;
         let members = self.substitution_members()?;
         for i in 1..self.bodies.len() {
             let id = ComplexTypeId(u32::try_from(i).unwrap_or(u32::MAX));
@@ -418,6 +422,10 @@ impl<'d> Compiler<'d> {
                         at,
                         construct: "a content model that expands to more than 10000 positions".into(),
                     },
+                    ModelError::AllTooLarge => CompileError::Unsupported {
+                        at,
+                        construct: "xs:all with more than 64 element particles".into(),
+                    },
                     ModelError::MisplacedAll => CompileError::Invalid {
                         at,
                         message: "xs:all must be the whole content model, with element particles of maxOccurs at most 1".into(),
@@ -431,6 +439,29 @@ impl<'d> Compiler<'d> {
             }
         }
         self.check_element_constraints()
+    }
+
+    /// A substitution group member's type must derive from its head's type, by methods the
+    /// head's `final` allows (XSD 1.0 "Substitution Group OK").
+    fn check_substitution_groups(&self) -> Result<(), CompileError> {
+        for (name, &id) in &self.element_memo {
+            let e = self.set.element(id);
+            let Some(head) = e.subst_head else { continue };
+            let h = self.set.element(head);
+            if !self.set.derives_from(e.ty, h.ty, h.final_.0) {
+                let (doc, node) = self.index.elements[name];
+                return Err(self.invalid(
+                    doc,
+                    node,
+                    format!(
+                        "the type of {} does not derive from the type of its substitution group head {}",
+                        self.clark(name),
+                        self.clark(&h.name)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// For every element declaration, the declarations that may substitute for it (itself

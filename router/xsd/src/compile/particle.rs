@@ -157,6 +157,11 @@ impl<'d> Compiler<'d> {
             block.0
                 & (Derivations::EXTENSION | Derivations::RESTRICTION | Derivations::SUBSTITUTION),
         );
+        let final_ = match node.attr("final") {
+            Some(v) => parse_derivations(v),
+            None => self.doc(doc).final_default,
+        };
+        let final_ = Derivations(final_.0 & (Derivations::EXTENSION | Derivations::RESTRICTION));
         let decl = ElementDecl {
             name,
             ty,
@@ -164,6 +169,7 @@ impl<'d> Compiler<'d> {
             is_abstract: is_true(node.attr("abstract")),
             constraint: None,
             block,
+            final_,
             subst_head,
         };
         let id = self.push_element(decl);

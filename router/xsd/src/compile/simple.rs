@@ -60,8 +60,14 @@ impl<'d> Compiler<'d> {
                     },
                 };
                 let item_st = self.set.simple(item);
-                if matches!(item_st.variety, Variety::List(_)) {
-                    return Err(self.invalid(doc, def, "the item type of a list cannot be a list"));
+                if matches!(item_st.variety, Variety::List(_))
+                    || item == SimpleTypeId::builtin(Builtin::AnySimpleType)
+                {
+                    return Err(self.invalid(
+                        doc,
+                        def,
+                        "the item type of a list must be atomic or a union",
+                    ));
                 }
                 if item_st.final_.has(Derivations::LIST) {
                     return Err(self.invalid(doc, def, "the item type is final for list"));

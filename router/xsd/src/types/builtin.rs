@@ -72,6 +72,8 @@ pub(crate) enum RawWhitespace {
     Leading,
     /// No leading whitespace; trailing whitespace only after a time zone (`dateTime`).
     DateTime,
+    /// Both, except no trailing whitespace after `NaN`, `INF`, `-INF` (`float`, `double`).
+    Float,
 }
 
 pub(crate) const ALL: [Builtin; 45] = [
@@ -241,6 +243,7 @@ impl Builtin {
             | UnsignedByte | Date | GYear | GYearMonth => RawWhitespace::None,
             Time | Duration | GDay | GMonth | GMonthDay => RawWhitespace::Leading,
             DateTime => RawWhitespace::DateTime,
+            Float | Double => RawWhitespace::Float,
             _ => RawWhitespace::Both,
         }
     }

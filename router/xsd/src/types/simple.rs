@@ -127,10 +127,22 @@ pub(crate) fn validate(
     raw: &str,
     scope: &dyn NamespaceScope,
 ) -> Result<Value, SimpleError> {
+    validate_as(types, id, raw, scope, false)
+}
+
+/// Like [`validate`]; with `normalize`, whitespace is normalised before parsing even where
+/// libxml2 would not (it does so for attributes that carry a fixed value).
+pub(crate) fn validate_as(
+    types: &dyn SimpleTypes,
+    id: SimpleTypeId,
+    raw: &str,
+    scope: &dyn NamespaceScope,
+    normalize: bool,
+) -> Result<Value, SimpleError> {
     let st = types.simple(id);
     let (value, lexical) = match &st.variety {
         Variety::Atomic => {
-            let text = atomic_text(st, raw).ok_or_else(|| invalid(types, id, raw))?;
+            let text = atomic_text(st, raw, normalize).ok_or_else(|| invalid(types, id, raw))?;
             let v = parse_atomic(st.builtin, &text, scope).map_err(|_| invalid(types, id, raw))?;
             (v, text)
         }
@@ -138,22 +150,26 @@ pub(crate) fn validate(
             let text = collapse_ws(raw);
             let mut items = Vec::new();
             for token in text.split(' ').filter(|t| !t.is_empty()) {
-                items.push(validate(types, *item, token, scope).map_err(|e| {
-                    SimpleError::new(format!("list item {}", e.message), e.expected)
-                })?);
+                items.push(
+                    validate_as(types, *item, token, scope, normalize).map_err(|e| {
+                        SimpleError::new(format!("list item {}", e.message), e.expected)
+                    })?,
+                );
             }
             (Value::List(items), text)
         }
         Variety::Union(members) => {
+            // libxml2 collapses whitespace before trying the member types.
+            let text = collapse_ws(raw);
             let mut found = None;
             for m in members {
-                if let Ok(v) = validate(types, *m, raw, scope) {
+                if let Ok(v) = validate_as(types, *m, &text, scope, true) {
                     found = Some(v);
                     break;
                 }
             }
             let v = found.ok_or_else(|| invalid(types, id, raw))?;
-            (v, collapse_ws(raw))
+            (v, text)
         }
     };
     check_facets(types, id, &st.facets, &value, &lexical)?;
@@ -162,13 +178,13 @@ pub(crate) fn validate(
 
 /// The text an atomic type parses: normalised as the type's whiteSpace facet says, except that
 /// built-in non-string types without pattern/enumeration follow libxml2's tolerance rules.
-fn atomic_text<'a>(st: &SimpleType, raw: &'a str) -> Option<Cow<'a, str>> {
+fn atomic_text<'a>(st: &SimpleType, raw: &'a str, normalize: bool) -> Option<Cow<'a, str>> {
     match st.whitespace {
         WhiteSpace::Preserve => return Some(Cow::Borrowed(raw)),
         WhiteSpace::Replace => return Some(replace_ws(raw)),
         WhiteSpace::Collapse => {}
     }
-    if st.prenormalize || st.builtin.primitive() == Builtin::String {
+    if normalize || st.prenormalize || st.builtin.primitive() == Builtin::String {
         return Some(collapse_ws(raw));
     }
     let starts = raw.starts_with(is_xml_space);
@@ -178,6 +194,11 @@ fn atomic_text<'a>(st: &SimpleType, raw: &'a str) -> Option<Cow<'a, str>> {
         RawWhitespace::None => (!starts && !ends).then_some(Cow::Borrowed(raw)),
         RawWhitespace::Leading => {
             (!ends).then(|| Cow::Borrowed(raw.trim_start_matches(is_xml_space)))
+        }
+        RawWhitespace::Float => {
+            let value = raw.trim_matches(is_xml_space);
+            let special = matches!(value, "NaN" | "INF" | "-INF");
+            (!(special && ends)).then_some(Cow::Borrowed(value))
         }
         RawWhitespace::DateTime => {
             let trimmed = raw.trim_end_matches(is_xml_space);

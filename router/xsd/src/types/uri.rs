@@ -13,7 +13,12 @@ fn replaced(c: u8) -> u8 {
 
 /// Whether `s` (already whitespace-collapsed) is an acceptable anyURI.
 pub(crate) fn is_any_uri(s: &str) -> bool {
-    let b: Vec<u8> = s.bytes().map(replaced).collect();
+    let needs_replacing = s.bytes().any(|c| replaced(c) != c);
+    let b: std::borrow::Cow<'_, [u8]> = if needs_replacing {
+        s.bytes().map(replaced).collect::<Vec<u8>>().into()
+    } else {
+        s.as_bytes().into()
+    };
     absolute(&b) || relative(&b)
 }
 

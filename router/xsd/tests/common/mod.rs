@@ -1,6 +1,11 @@
 //! Shared helpers for the integration tests: corpus paths and the manifest.
 #![allow(dead_code)]
 
+pub mod dom;
+pub mod events;
+pub mod mutate;
+pub mod xmllint;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -84,4 +89,43 @@ pub fn schemas(rows: &[Row]) -> HashMap<String, Schema> {
 
 pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Compiles a one-file schema in target namespace `urn:t` (prefix `t`, elements qualified)
+/// whose top-level components are `body`.
+pub fn inline_schema(body: &str) -> Schema {
+    try_inline_schema(body).unwrap_or_else(|e| panic!("schema compiles: {e}"))
+}
+
+pub fn try_inline_schema(body: &str) -> Result<Schema, xoev_xsd::CompileError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.xsd");
+    std::fs::write(
+        &path,
+        format!(
+            "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xmlns:t=\"urn:t\" \
+             targetNamespace=\"urn:t\" elementFormDefault=\"qualified\">\n{body}\n</xs:schema>\n"
+        ),
+    )
+    .expect("write schema");
+    Schema::compile_file(&path, None)
+}
+
+/// Validates `xml`, with `t`, `xs` and `xsi` declared on the root by the caller's convention:
+/// the placeholder `NS` in `xml` is replaced by those declarations.
+pub fn check(schema: &Schema, xml: &str) -> Result<(), xoev_xsd::Violation> {
+    let xml = xml.replace(
+        " NS",
+        " xmlns:t=\"urn:t\" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" \
+         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"",
+    );
+    xoev_xsd::validate_bytes(schema, xml.as_bytes())
+}
+
+/// The violation kind of an invalid document (panics when it is valid).
+pub fn kind_of(schema: &Schema, xml: &str) -> xoev_xsd::ViolationKind {
+    match check(schema, xml) {
+        Ok(()) => panic!("expected a violation for {xml}"),
+        Err(v) => v.kind,
+    }
 }
