@@ -146,7 +146,11 @@ pub fn verify(trust: &Path, input: &Path) -> ExitCode {
 }
 
 pub fn validate(schema: &Path, catalog: Option<&Path>, file: &Path) -> ExitCode {
-    let catalog = match catalog.map(xoev_xsd::Catalog::load).transpose() {
+    // Without --catalog, XML_CATALOG_FILES is honoured as xmllint does.
+    let catalog = match catalog
+        .map(|c| xoev_xsd::Catalog::load(c).map(Some))
+        .unwrap_or_else(xoev_xsd::Catalog::from_env)
+    {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
     };

@@ -145,8 +145,8 @@ pub fn check(
     }
 
     // The schema sees what the signature covers: the enveloped ds:Signature is transport
-    // evidence, removed by its own transform, not content the author wrote (XWasser, for
-    // one, declares a ds:Signature slot only for message type 2010).
+    // evidence, removed by its own transform, not content the author wrote. Where the
+    // message type declares a slot for it (XWasser: only 2010), it is validated there too.
     let schema = validate(
         rt,
         signed,
@@ -269,6 +269,7 @@ fn validate(
 
 fn schema_problem(v: Violation) -> Problem {
     let mut p = Problem::new(ProblemType::SchemaInvalid, v.to_string())
+        .with("violation", v.kind.label())
         .with("path", v.path.as_str())
         .with("line", v.line)
         .with("column", v.column);
@@ -300,8 +301,9 @@ impl NamespaceScope for Scope<'_> {
     }
 }
 
-/// Feeds the tree to the validator in document order, leaving out the subtree `skip` (depth is
-/// bounded by the parse limits).
+/// Feeds the tree to the validator in document order. The subtree `skip` (the verified
+/// enveloped signature) is fed only where the content model accepts it. Depth is bounded by the
+/// parse limits.
 fn walk(v: &mut Validator<'_>, el: Element<'_>, skip: NodeId) -> Result<(), Violation> {
     let attrs: Vec<AttributeEvent<'_>> = el
         .attributes()
@@ -323,7 +325,8 @@ fn walk(v: &mut Validator<'_>, el: Element<'_>, skip: NodeId) -> Result<(), Viol
     })?;
     for child in el.children() {
         match child {
-            Node::Element(c) if c.id() == skip => {}
+            Node::Element(c)
+                if c.id() == skip && !v.accepts_child(c.namespace(), c.local_name()) => {}
             Node::Element(c) => walk(v, c, skip)?,
             Node::Text(t) => v.text(t)?,
             _ => {}

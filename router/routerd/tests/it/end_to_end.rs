@@ -403,3 +403,33 @@ async fn a_destination_whose_certificate_is_not_from_its_pinned_ca_never_receive
     );
     w.router.stop().await;
 }
+
+/// XWasser's 2010 is the one message type with a ds:Signature slot: there the verified
+/// signature is validated against the xmldsig schema too; elsewhere it is left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_2010_report_is_accepted_with_its_signature_validated_in_its_schema_slot() {
+    let w = world_with("[[routes]]\nleser = \"olb:09*\"\ndestination = \"by\"\n").await;
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../xsd/tests/corpus/instances/olb_report_minimal.xml");
+    let id = new_id();
+    let xml = std::fs::read_to_string(corpus)
+        .unwrap()
+        .replace("693c64d6-456f-4d14-abe7-fe9681c74aae", &id)
+        .replace("2024-05-28T09:00:00", &now_rfc3339())
+        .replace(
+            "<kennung>gha:090</kennung>",
+            "<kennung>psw:01003110</kennung>",
+        );
+    let signed = w.pki.sign(&xml);
+    let a = w
+        .client
+        .post_xml(&w.router.public_url("/v1/messages"), signed.clone())
+        .await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    assert!(w.by.inbox.wait_for(1, Duration::from_secs(10)).await);
+    assert_eq!(
+        w.by.inbox.get(&id).unwrap().body.as_ref(),
+        signed.as_slice()
+    );
+    w.router.stop().await;
+}
