@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use xoev_chaos::report::Report;
-use xoev_chaos::scenario::crash;
+use xoev_chaos::scenario::{crash, outage};
 use xoev_chaos::{ChaosError, locate};
 
 #[derive(Parser, Debug)]
@@ -30,6 +30,8 @@ struct Cli {
 enum Cmd {
     /// SIGKILL the router at random moments under load; every 202 must be delivered.
     Crash(CrashArgs),
+    /// Take one authority down under load; its backlog must drain in order, the other flow on.
+    Outage(OutageArgs),
     /// Every scenario at the CI size (what load-tests/chaos/ci.sh runs).
     Ci {
         /// Kills of the crash test.
@@ -63,6 +65,30 @@ struct CrashArgs {
     /// Random seed for the kill moments (default: from the clock; printed).
     #[arg(long)]
     seed: Option<u64>,
+}
+
+#[derive(clap::Args, Debug)]
+struct OutageArgs {
+    /// Seconds of load before authority A goes down.
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
+    /// Seconds authority A stays down under load.
+    #[arg(long, default_value_t = 12)]
+    outage: u64,
+    /// Seconds of load after A is back.
+    #[arg(long, default_value_t = 4)]
+    after: u64,
+    /// Messages per second offered, half to each authority.
+    #[arg(long, default_value_t = 200)]
+    rate: u32,
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Largest resident set (MiB) the router may reach (the project's target is 300).
+    #[arg(long, default_value_t = 300)]
+    max_rss_mib: u64,
+    /// Seconds the backlog may take to drain after the load stopped.
+    #[arg(long, default_value_t = 180)]
+    drain_timeout: u64,
 }
 
 fn main() -> ExitCode {
@@ -108,6 +134,10 @@ async fn run(cli: Cli) -> ExitCode {
             let o = crash_options(&a);
             record("crash", crash::run(&binary, &o).await);
         }
+        Cmd::Outage(a) => {
+            println!("== outage");
+            record("outage", outage::run(&binary, &outage_options(&a)).await);
+        }
         Cmd::Ci { kills } => {
             println!("== crash");
             let o = crash::CrashOptions {
@@ -116,6 +146,11 @@ async fn run(cli: Cli) -> ExitCode {
                 ..crash::CrashOptions::default()
             };
             record("crash", crash::run(&binary, &o).await);
+            println!("== outage");
+            record(
+                "outage",
+                outage::run(&binary, &outage::OutageOptions::default()).await,
+            );
         }
     }
     if let Some(path) = &cli.json {
@@ -146,6 +181,18 @@ fn crash_options(a: &CrashArgs) -> crash::CrashOptions {
         drain_timeout: Duration::from_secs(a.drain_timeout),
         seed: a.seed.unwrap_or_else(clock_seed),
         ..crash::CrashOptions::default()
+    }
+}
+
+fn outage_options(a: &OutageArgs) -> outage::OutageOptions {
+    outage::OutageOptions {
+        warmup: Duration::from_secs(a.warmup),
+        outage: Duration::from_secs(a.outage),
+        after: Duration::from_secs(a.after),
+        rate: a.rate,
+        concurrency: a.concurrency,
+        max_rss_kib: a.max_rss_mib * 1024,
+        drain_timeout: Duration::from_secs(a.drain_timeout),
     }
 }
 

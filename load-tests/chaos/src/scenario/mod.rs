@@ -2,6 +2,7 @@
 //! findings are the violated guarantees.
 
 pub mod crash;
+pub mod outage;
 
 use std::time::Duration;
 
