@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use xoev_chaos::report::Report;
-use xoev_chaos::scenario::{crash, outage};
+use xoev_chaos::scenario::{crash, disk_full, outage, per_destination};
 use xoev_chaos::{ChaosError, locate};
 
 #[derive(Parser, Debug)]
@@ -32,6 +32,10 @@ enum Cmd {
     Crash(CrashArgs),
     /// Take one authority down under load; its backlog must drain in order, the other flow on.
     Outage(OutageArgs),
+    /// Free disk below the floor: 503 storage-unavailable, nothing stored; service resumes.
+    DiskFull,
+    /// A destination's queue limit reached: 503 overloaded for it, the other still accepts.
+    DestinationLimit,
     /// Every scenario at the CI size (what load-tests/chaos/ci.sh runs).
     Ci {
         /// Kills of the crash test.
@@ -138,6 +142,14 @@ async fn run(cli: Cli) -> ExitCode {
             println!("== outage");
             record("outage", outage::run(&binary, &outage_options(&a)).await);
         }
+        Cmd::DiskFull => {
+            println!("== disk-full");
+            record("disk-full", disk_full::run(&binary).await);
+        }
+        Cmd::DestinationLimit => {
+            println!("== destination-limit");
+            record("destination-limit", per_destination::run(&binary).await);
+        }
         Cmd::Ci { kills } => {
             println!("== crash");
             let o = crash::CrashOptions {
@@ -151,6 +163,10 @@ async fn run(cli: Cli) -> ExitCode {
                 "outage",
                 outage::run(&binary, &outage::OutageOptions::default()).await,
             );
+            println!("== disk-full");
+            record("disk-full", disk_full::run(&binary).await);
+            println!("== destination-limit");
+            record("destination-limit", per_destination::run(&binary).await);
         }
     }
     if let Some(path) = &cli.json {

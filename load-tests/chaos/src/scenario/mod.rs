@@ -2,7 +2,10 @@
 //! findings are the violated guarantees.
 
 pub mod crash;
+pub mod disk_full;
 pub mod outage;
+pub mod per_destination;
+pub mod probe;
 
 use std::time::Duration;
 
