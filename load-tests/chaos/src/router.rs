@@ -193,7 +193,7 @@ impl RouterProcess {
         loop {
             match child.try_wait() {
                 Ok(Some(status)) if status.success() => return Ok(started.elapsed()),
-                Ok(Some(status)) => return Err(ChaosError::Stop(format!("exit {status}"))),
+                Ok(Some(status)) => return Err(ChaosError::Stop(status.to_string())),
                 Ok(None) if started.elapsed() >= timeout => {
                     let _ = child.kill();
                     let _ = child.wait();

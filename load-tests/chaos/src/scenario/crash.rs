@@ -106,6 +106,7 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
     let (mut kills, mut startup_kills, mut with_requests_in_flight) = (0u32, 0u32, 0u32);
     let mut accepted_between_kills = Vec::new();
     let mut last_accepted = 0usize;
+    let mut next_progress = 10;
     while kills < o.kills {
         let up = rng.random_range(o.min_up..=o.max_up);
         tokio::time::sleep(up).await;
@@ -126,7 +127,8 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
             world.router.spawn()?;
         }
         ready_times.push(world.router.wait_ready(o.ready_timeout).await?);
-        if kills % 10 == 0 || kills == o.kills {
+        if kills >= next_progress || kills >= o.kills {
+            next_progress = kills - kills % 10 + 10;
             // One guard: a second `ledger()` in the same statement would deadlock.
             let (accepted, in_doubt) = {
                 let l = shared.ledger();
