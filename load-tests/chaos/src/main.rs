@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use xoev_chaos::report::Report;
-use xoev_chaos::scenario::{crash, disk_full, outage, per_destination};
+use xoev_chaos::scenario::{crash, disk_full, disk_full_tmpfs, outage, per_destination};
 use xoev_chaos::{ChaosError, locate};
 
 #[derive(Parser, Debug)]
@@ -33,7 +33,12 @@ enum Cmd {
     /// Take one authority down under load; its backlog must drain in order, the other flow on.
     Outage(OutageArgs),
     /// Free disk below the floor: 503 storage-unavailable, nothing stored; service resumes.
-    DiskFull,
+    DiskFull {
+        /// Use a real 64 MiB tmpfs as data directory (needs root): the floor reached by a
+        /// ballast file, then the file system filled to ENOSPC.
+        #[arg(long)]
+        tmpfs: bool,
+    },
     /// A destination's queue limit reached: 503 overloaded for it, the other still accepts.
     DestinationLimit,
     /// Every scenario at the CI size (what load-tests/chaos/ci.sh runs).
@@ -142,9 +147,13 @@ async fn run(cli: Cli) -> ExitCode {
             println!("== outage");
             record("outage", outage::run(&binary, &outage_options(&a)).await);
         }
-        Cmd::DiskFull => {
+        Cmd::DiskFull { tmpfs: false } => {
             println!("== disk-full");
             record("disk-full", disk_full::run(&binary).await);
+        }
+        Cmd::DiskFull { tmpfs: true } => {
+            println!("== disk-full --tmpfs");
+            record("disk-full-tmpfs", disk_full_tmpfs::run(&binary).await);
         }
         Cmd::DestinationLimit => {
             println!("== destination-limit");

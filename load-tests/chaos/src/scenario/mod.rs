@@ -3,6 +3,7 @@
 
 pub mod crash;
 pub mod disk_full;
+pub mod disk_full_tmpfs;
 pub mod outage;
 pub mod per_destination;
 pub mod probe;
