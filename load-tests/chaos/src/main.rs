@@ -178,6 +178,20 @@ async fn run(cli: Cli) -> ExitCode {
             record("destination-limit", per_destination::run(&binary).await);
         }
     }
+    if reports.len() + errors.len() > 1 {
+        println!("== summary");
+        for r in &reports {
+            println!(
+                "{} {} ({} finding(s))",
+                if r.passed() { "PASS" } else { "FAIL" },
+                r.scenario,
+                r.findings.len()
+            );
+        }
+        for e in &errors {
+            println!("FAIL {e}");
+        }
+    }
     if let Some(path) = &cli.json {
         let v = serde_json::json!({
             "reports": reports.iter().map(Report::to_json).collect::<Vec<_>>(),

@@ -260,7 +260,7 @@ pub(crate) async fn explain_pending(
     }
     if not_delivered.is_empty() {
         report.finding(format!(
-            "queue counters report {pending} pending message(s) 10 s after all {} arrived, yet the status API says every one is delivered (counter drift); /admin/queues: {queues}",
+            "queue counters report {pending} pending message(s) 10 s after all {} arrived, yet the status API says every one is delivered (counter drift, see load-tests/chaos/README.md); /admin/queues: {queues}",
             ledger.len()
         ));
     } else {
