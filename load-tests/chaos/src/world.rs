@@ -205,17 +205,6 @@ impl World {
         Ok(r.json())
     }
 
-    /// Queued + delivering for `destination` from `/admin/queues`.
-    pub async fn depth(&self, destination: &str) -> Result<u64, ChaosError> {
-        let q = self.queues().await?;
-        Ok(q.as_array()
-            .into_iter()
-            .flatten()
-            .find(|d| d["destination"] == destination)
-            .map(|d| d["queued"].as_u64().unwrap_or(0) + d["delivering"].as_u64().unwrap_or(0))
-            .unwrap_or(0))
-    }
-
     /// `GET /v1/messages/{id}` on the public listener: (status, body).
     pub async fn status(&self, id: &uuid::Uuid) -> Result<(u16, Value), ChaosError> {
         let url = self.router.url(&format!("/v1/messages/{id}"));
@@ -269,4 +258,15 @@ fn free_port() -> Result<SocketAddr, ChaosError> {
         .map_err(ChaosError::io("binding a probe port", "127.0.0.1:0"))?;
     l.local_addr()
         .map_err(ChaosError::io("reading a probe port", "127.0.0.1:0"))
+}
+
+/// Queued + delivering of `destination` in an `/admin/queues` answer.
+pub fn depth_of(queues: &Value, destination: &str) -> u64 {
+    queues
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["destination"] == destination)
+        .map(|d| d["queued"].as_u64().unwrap_or(0) + d["delivering"].as_u64().unwrap_or(0))
+        .unwrap_or(0)
 }

@@ -6,14 +6,18 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use tokio::sync::watch;
+
 use super::crash::{explain_pending, finish, settle_queues};
 use super::verify_deliveries;
 use crate::ChaosError;
 use crate::checks::{arrivals, check_order, first_arrivals};
+use crate::client::Http;
 use crate::corpus::spawn_producer;
 use crate::load::{Generator, LoadSpec};
+use crate::proc_status;
 use crate::report::Report;
-use crate::world::{World, two_lanes};
+use crate::world::{World, depth_of, two_lanes};
 
 const A: usize = 0;
 const B: usize = 1;
@@ -44,7 +48,7 @@ impl Default for OutageOptions {
     }
 }
 
-/// One sample taken while the load runs.
+/// One sample taken while the scenario runs.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     at: SystemTime,
@@ -52,31 +56,58 @@ struct Sample {
     depth_a: u64,
 }
 
+/// Samples the router's memory and A's queue depth every 250 ms until stopped.
+struct Sampler {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Vec<Sample>>,
+}
+
+impl Sampler {
+    fn start(pid: u32, http: Http, queues_url: String) -> Sampler {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let rss_kib = proc_status::memory(pid).map_or(0, |m| m.rss_kib);
+                let depth_a = match http.get(&queues_url, Duration::from_secs(5)).await {
+                    Ok(r) => depth_of(&r.json(), "authority-a"),
+                    Err(_) => 0,
+                };
+                out.push(Sample {
+                    at: SystemTime::now(),
+                    rss_kib,
+                    depth_a,
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    _ = stopped.changed() => return out,
+                }
+            }
+        });
+        Sampler { stop, task }
+    }
+
+    async fn finish(self) -> Vec<Sample> {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// Sleeps `d`, failing early if the router died.
+async fn run_for(world: &mut World, d: Duration) -> Result<(), ChaosError> {
+    let end = tokio::time::Instant::now() + d;
+    while tokio::time::Instant::now() < end {
+        world.router.check_alive()?;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(())
+}
+
 pub async fn run(binary: &Path, o: &OutageOptions) -> Result<Report, ChaosError> {
     let mut report = Report::new("outage");
     let mut world = World::new(binary, &two_lanes(Some(1))).await?;
     let result = body(&mut world, o, &mut report).await;
     finish(&mut world, &mut report, result)
-}
-
-async fn sample_for(
-    world: &mut World,
-    d: Duration,
-    out: &mut Vec<Sample>,
-) -> Result<(), ChaosError> {
-    let end = tokio::time::Instant::now() + d;
-    while tokio::time::Instant::now() < end {
-        world.router.check_alive()?;
-        let rss_kib = world.router.memory().map_or(0, |m| m.rss_kib);
-        let depth_a = world.depth("authority-a").await?;
-        out.push(Sample {
-            at: SystemTime::now(),
-            rss_kib,
-            depth_a,
-        });
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    Ok(())
 }
 
 async fn body(world: &mut World, o: &OutageOptions, report: &mut Report) -> Result<(), ChaosError> {
@@ -97,19 +128,21 @@ async fn body(world: &mut World, o: &OutageOptions, report: &mut Report) -> Resu
         corpus,
     );
     let shared = load.shared().clone();
-    let mut samples = Vec::new();
-    sample_for(world, o.warmup, &mut samples).await?;
-
+    let sampler = Sampler::start(
+        world.router.pid().unwrap_or(0),
+        world.http.clone(),
+        world.router.admin_url("/admin/queues"),
+    );
+    let started = SystemTime::now();
+    run_for(world, o.warmup).await?;
     let a = world
         .authorities
         .get_mut(A)
         .ok_or_else(|| ChaosError::Protocol("no authority A".into()))?;
     a.stop().await;
     let outage_start = SystemTime::now();
-    let during_from = samples.len();
-    sample_for(world, o.outage, &mut samples).await?;
+    run_for(world, o.outage).await?;
     let outage_end = SystemTime::now();
-    let during = samples.get(during_from..).unwrap_or_default().to_vec();
     let a = world
         .authorities
         .get_mut(A)
@@ -118,7 +151,7 @@ async fn body(world: &mut World, o: &OutageOptions, report: &mut Report) -> Resu
         name: "authority-a".into(),
         source,
     })?;
-    sample_for(world, o.after, &mut samples).await?;
+    run_for(world, o.after).await?;
     let stopped = load.stop().await;
     report.fact(
         "outage of authority-a",
@@ -126,6 +159,16 @@ async fn body(world: &mut World, o: &OutageOptions, report: &mut Report) -> Resu
     );
 
     let ledger = verify_deliveries(world, &stopped, o.drain_timeout, report).await;
+    let samples = sampler.finish().await;
+    let during: Vec<Sample> = samples
+        .iter()
+        .filter(|s| s.at >= outage_start && s.at <= outage_end)
+        .copied()
+        .collect();
+    report.fact(
+        "router RSS MiB / authority-a depth over time (s since the load started)",
+        series(&samples, started),
+    );
     report.fact("sends without an answer (resent)", shared.ledger().in_doubt);
 
     // A's queue grew by what was accepted for it while it was down.
@@ -261,4 +304,19 @@ async fn body(world: &mut World, o: &OutageOptions, report: &mut Report) -> Resu
         Err(e) => report.finding(e.to_string()),
     }
     Ok(())
+}
+
+/// About a dozen evenly spaced samples as `t s: rss MiB/depth`.
+fn series(samples: &[Sample], started: SystemTime) -> String {
+    let step = (samples.len() / 12).max(1);
+    samples
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % step == 0 || *i + 1 == samples.len())
+        .map(|(_, s)| {
+            let t = s.at.duration_since(started).map_or(0, |d| d.as_secs());
+            format!("{t}s: {}/{}", s.rss_kib / 1024, s.depth_a)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
