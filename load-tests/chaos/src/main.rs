@@ -68,6 +68,9 @@ struct CrashArgs {
     /// Percent of restarts killed again 0–250 ms after the start (before ready).
     #[arg(long, default_value_t = 20)]
     startup_kill_percent: u32,
+    /// Percent of kill intervals with authority B down (retries and a backlog at the kill).
+    #[arg(long, default_value_t = 25)]
+    outage_percent: u32,
     /// Seconds the backlog may take to arrive after the load stopped.
     #[arg(long, default_value_t = 120)]
     drain_timeout: u64,
@@ -217,6 +220,7 @@ fn crash_options(a: &CrashArgs) -> crash::CrashOptions {
         min_up: Duration::from_millis(a.min_up_ms),
         max_up: Duration::from_millis(a.max_up_ms.max(a.min_up_ms)),
         startup_kill_percent: a.startup_kill_percent.min(100),
+        outage_percent: a.outage_percent.min(100),
         drain_timeout: Duration::from_secs(a.drain_timeout),
         seed: a.seed.unwrap_or_else(clock_seed),
         ..crash::CrashOptions::default()

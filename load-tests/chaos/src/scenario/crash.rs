@@ -30,6 +30,9 @@ pub struct CrashOptions {
     /// Share of restarts (percent) that are killed again 0–250 ms after the start, before
     /// the router is ready: during store open, lease recovery and schema loading.
     pub startup_kill_percent: u32,
+    /// Share of kill intervals (percent) in which authority B is down, so the kill meets
+    /// scheduled retries, an open circuit breaker and a backlog.
+    pub outage_percent: u32,
     /// Load after the last restart, before the load stops.
     pub final_load: Duration,
     /// How long the backlog may take to arrive after the load stopped.
@@ -49,6 +52,7 @@ impl Default for CrashOptions {
             min_up: Duration::from_millis(300),
             max_up: Duration::from_millis(2500),
             startup_kill_percent: 20,
+            outage_percent: 25,
             final_load: Duration::from_secs(2),
             drain_timeout: Duration::from_secs(120),
             status_sample: 50,
@@ -107,7 +111,15 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
     let mut accepted_between_kills = Vec::new();
     let mut last_accepted = 0usize;
     let mut next_progress = 10;
+    let mut kills_with_b_down = 0u32;
     while kills < o.kills {
+        let b_down = rng.random_range(0..100) < o.outage_percent;
+        if b_down {
+            if let Some(b) = world.authorities.get_mut(1) {
+                b.stop().await;
+            }
+            kills_with_b_down += 1;
+        }
         let up = rng.random_range(o.min_up..=o.max_up);
         tokio::time::sleep(up).await;
         let in_flight = shared.in_flight();
@@ -127,6 +139,12 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
             world.router.spawn()?;
         }
         ready_times.push(world.router.wait_ready(o.ready_timeout).await?);
+        if b_down && let Some(b) = world.authorities.get_mut(1) {
+            b.restart().await.map_err(|source| ChaosError::Mock {
+                name: "authority-b".into(),
+                source,
+            })?;
+        }
         if kills >= next_progress || kills >= o.kills {
             next_progress = kills - kills % 10 + 10;
             // One guard: a second `ledger()` in the same statement would deadlock.
@@ -152,6 +170,7 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
         "  of them under load with requests in flight",
         with_requests_in_flight,
     );
+    report.fact("kill intervals with authority-b down", kills_with_b_down);
     report.fact("restarts", world.router.generation() - 1);
     ready_times.sort();
     report.fact(
