@@ -6,6 +6,7 @@
 #  3. xoev-chaos ci: crash (CHAOS_KILLS SIGKILLs under load, default 20), outage,
 #     disk-full and destination-limit, against the real binary on loopback ports.
 # Needs only the Rust toolchain and the `kill` command (procps, present on Debian); no root.
+# CHAOS_TMPFS=1 (root with mount permission) also runs disk-full --tmpfs.
 # Writes the reports to target/chaos-ci.json. A failing scenario keeps its work directory
 # (router log, data, configs) under $TMPDIR and prints where.
 set -euo pipefail
@@ -24,3 +25,7 @@ target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_direc
 echo "== scenarios (crash with $kills kills, outage, disk-full, destination-limit)"
 "$target/debug/xoev-chaos" --router "$target/debug/xoev-router" \
   --json "$target/chaos-ci.json" ci --kills "$kills"
+if [ "${CHAOS_TMPFS:-0}" = 1 ]; then
+  echo "== disk-full on a real tmpfs"
+  "$target/debug/xoev-chaos" --router "$target/debug/xoev-router" disk-full --tmpfs
+fi
