@@ -233,17 +233,6 @@ impl World {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-
-    /// Dead letters the router holds (`GET /admin/dead`).
-    pub async fn dead_letters(&self) -> Result<usize, ChaosError> {
-        let url = self.router.admin_url("/admin/dead?limit=1000");
-        let r = self
-            .http
-            .get(&url, Duration::from_secs(5))
-            .await
-            .map_err(|e| ChaosError::Protocol(format!("GET {url}: {e}")))?;
-        Ok(r.json()["items"].as_array().map_or(0, Vec::len))
-    }
 }
 
 fn write_config(dir: &Path, name: &str, spec: &RouterSpec) -> Result<PathBuf, ChaosError> {
