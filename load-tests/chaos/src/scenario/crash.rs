@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng, seq::IndexedRandom};
 
-use super::verify_deliveries;
+use super::{explain_pending, finish, settle_queues, verify_deliveries};
 use crate::ChaosError;
 use crate::corpus::spawn_producer;
 use crate::load::{Generator, LoadSpec};
@@ -68,23 +68,6 @@ pub async fn run(binary: &Path, o: &CrashOptions) -> Result<Report, ChaosError> 
     let mut world = World::new(binary, &two_lanes(None)).await?;
     let result = body(&mut world, o, &mut report).await;
     finish(&mut world, &mut report, result)
-}
-
-/// Keeps the work directory (router log, data, config) when the scenario did not pass.
-pub(crate) fn finish(
-    world: &mut World,
-    report: &mut Report,
-    result: Result<(), ChaosError>,
-) -> Result<Report, ChaosError> {
-    if result.is_err() || !report.passed() {
-        report.kept = Some(world.keep());
-        eprintln!(
-            "router log tail ({}):\n{}",
-            world.router.log_path().display(),
-            world.router.log_tail(30)
-        );
-    }
-    result.map(|()| std::mem::take(report))
 }
 
 async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Result<(), ChaosError> {
@@ -261,54 +244,4 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
         Err(e) => report.finding(e.to_string()),
     }
     Ok(())
-}
-
-/// The queue counters say messages are pending although every one arrived: find out
-/// whether a message is really stuck (its status is not `delivered`) or the counters are off.
-pub(crate) async fn explain_pending(
-    world: &World,
-    ledger: &crate::ledger::Ledger,
-    pending: u64,
-    report: &mut Report,
-) -> Result<(), ChaosError> {
-    let queues = world.queues().await?;
-    let mut not_delivered = Vec::new();
-    for a in ledger.accepted() {
-        let (status, v) = world.status(&a.id).await?;
-        if status != 200 || v["state"] != "delivered" {
-            not_delivered.push(format!("{} is {status} {}", a.id, v["state"]));
-        }
-    }
-    if not_delivered.is_empty() {
-        report.finding(format!(
-            "queue counters report {pending} pending message(s) 10 s after all {} arrived, yet the status API says every one is delivered (counter drift, see load-tests/chaos/README.md); /admin/queues: {queues}",
-            ledger.len()
-        ));
-    } else {
-        report.finding(format!(
-            "{pending} message(s) still pending after they arrived: {}; /admin/queues: {queues}",
-            not_delivered.join("; ")
-        ));
-    }
-    Ok(())
-}
-
-/// Waits (up to 10 s) until no message is queued or delivering; returns (pending, dead).
-pub(crate) async fn settle_queues(world: &World) -> Result<(u64, u64), ChaosError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let q = world.queues().await?;
-        let sum = |k: &str| {
-            q.as_array()
-                .into_iter()
-                .flatten()
-                .map(|d| d[k].as_u64().unwrap_or(0))
-                .sum::<u64>()
-        };
-        let pending = sum("queued") + sum("delivering");
-        if pending == 0 || tokio::time::Instant::now() >= deadline {
-            return Ok((pending, sum("dead")));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use super::crash::finish;
 use super::probe::{make, require_503, require_accepted, require_unknown, submit};
+use super::{check_lanes, finish};
 use crate::ChaosError;
 use crate::ledger::{Ledger, Outcome};
 use crate::report::Report;
@@ -288,16 +288,7 @@ async fn body(world: &mut World, report: &mut Report) -> Result<(), ChaosError> 
             report.finding(format!("{id} was delivered although it was refused"));
         }
     }
-    for lane in [A, B] {
-        let c = world.check_lane(&ledger, lane);
-        report.fact(
-            &format!("{} accepted/delivered/deliveries", c.destination),
-            format!("{}/{}/{}", c.accepted, c.delivered, c.deliveries),
-        );
-        for f in c.findings() {
-            report.finding(f);
-        }
-    }
+    check_lanes(world, &ledger, report);
     world.router.terminate(timeout).await?;
     Ok(())
 }

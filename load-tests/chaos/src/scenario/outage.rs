@@ -8,8 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
-use super::crash::{explain_pending, finish, settle_queues};
-use super::verify_deliveries;
+use super::{explain_pending, finish, settle_queues, verify_deliveries};
 use crate::ChaosError;
 use crate::checks::{arrivals, check_order, first_arrivals};
 use crate::client::Http;

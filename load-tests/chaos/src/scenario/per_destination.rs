@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use super::crash::finish;
 use super::probe::{
     make, require_503, require_accepted, require_not_delivered_before, require_unknown, submit,
 };
+use super::{check_lanes, finish};
 use crate::ChaosError;
 use crate::ledger::{Ledger, Outcome};
 use crate::report::Report;
@@ -158,16 +158,7 @@ async fn body(world: &mut World, report: &mut Report) -> Result<(), ChaosError> 
         "while A was over its limit",
         report,
     );
-    for lane in [A, B] {
-        let c = world.check_lane(&ledger, lane);
-        report.fact(
-            &format!("{} accepted/delivered/deliveries", c.destination),
-            format!("{}/{}/{}", c.accepted, c.delivered, c.deliveries),
-        );
-        for f in c.findings() {
-            report.finding(f);
-        }
-    }
+    check_lanes(world, &ledger, report);
     world.router.terminate(timeout).await?;
     Ok(())
 }
