@@ -93,6 +93,11 @@ impl Inbox {
         self.mode.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Whether [`Received::body`] holds the bodies (`true`) or only their SHA-256 (`false`).
+    pub fn keeps_bodies(&self) -> bool {
+        self.keep_bodies
+    }
+
     /// Requests seen, including failed and hung ones.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)

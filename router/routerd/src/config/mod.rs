@@ -206,6 +206,10 @@ pub struct QueueSection {
     pub record_retention: Duration,
     #[serde(deserialize_with = "duration::deserialize")]
     pub purge_interval: Duration,
+    /// Memory sled may use for its page cache. Bounds the router's memory under a large
+    /// backlog (the payloads themselves live on disk).
+    #[serde(deserialize_with = "size::deserialize")]
+    pub cache_size: u64,
 }
 
 impl Default for QueueSection {
@@ -216,6 +220,7 @@ impl Default for QueueSection {
             payload_retention: Duration::from_secs(30 * 86400),
             record_retention: Duration::from_secs(30 * 86400),
             purge_interval: Duration::from_secs(600),
+            cache_size: 64 << 20,
         }
     }
 }
