@@ -54,6 +54,9 @@ pub struct DriveOptions {
     pub timeout: Duration,
     /// Send at most this many messages (else the whole corpus at most).
     pub limit: Option<usize>,
+    /// Start over at the beginning of the corpus when it runs out (only for targets that do
+    /// not deduplicate, like the HTTP ceiling).
+    pub cycle: bool,
     /// Print a progress line every second to stderr.
     pub progress: bool,
     /// Authority control address, for progress lines (delivered, outstanding).
@@ -71,7 +74,9 @@ struct Ctx {
     end: Instant,
     timeout: Duration,
     limit: usize,
+    cycle: bool,
     next: AtomicU64,
+    sent: AtomicU64,
     exhausted: AtomicBool,
     recorder: Recorder,
     lag: std::sync::Mutex<Histogram>,
@@ -153,7 +158,12 @@ async fn worker(ctx: Arc<Ctx>, slot: Arc<Slot>) {
             }
             return;
         }
-        let Some(msg) = ctx.corpus.messages.get(i) else {
+        let m = if ctx.cycle {
+            i % ctx.corpus.messages.len().max(1)
+        } else {
+            i
+        };
+        let Some(msg) = ctx.corpus.messages.get(m) else {
             return;
         };
         let due = match ctx.rate {
@@ -165,6 +175,11 @@ async fn worker(ctx: Arc<Ctx>, slot: Arc<Slot>) {
         }
         if ctx.rate.is_some() {
             tokio::time::sleep_until(due.into()).await;
+        }
+        // Past the end nothing more is sent, also not requests that are overdue (at a fixed
+        // rate they are counted as `unsent_due`).
+        if Instant::now() >= ctx.end {
+            return;
         }
         let conn = match slot.get(&ctx).await {
             Ok(c) => c,
@@ -181,6 +196,7 @@ async fn worker(ctx: Arc<Ctx>, slot: Arc<Slot>) {
             }
         };
         let sent = Instant::now();
+        ctx.sent.fetch_add(1, Ordering::Relaxed);
         if ctx.rate.is_some() {
             let mut lag = ctx.lag.lock().unwrap_or_else(|p| p.into_inner());
             lag.record_duration(sent.saturating_duration_since(due));
@@ -245,7 +261,7 @@ async fn progress(ctx: Arc<Ctx>, opts: DriveOptions, done: Arc<AtomicBool>) {
             c.errors(),
             c.latency.quantile(0.5) as f64 / 1000.0,
             c.latency.quantile(0.99) as f64 / 1000.0,
-            ctx.next.load(Ordering::Relaxed).min(ctx.limit as u64),
+            ctx.sent.load(Ordering::Relaxed),
         );
         if let Some(a) = opts.authority_control {
             line.push_str(&authority_line(a).await);
@@ -301,7 +317,9 @@ pub async fn drive(
         end: start + opts.warmup + opts.duration,
         timeout: opts.timeout,
         limit,
+        cycle: opts.cycle,
         next: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
         exhausted: AtomicBool::new(false),
         recorder: Recorder::new(start, opts.warmup, opts.duration),
         lag: std::sync::Mutex::new(Histogram::new()),
@@ -330,6 +348,13 @@ pub async fn drive(
         .as_secs_f64();
     let per_s = |n: f64| if window_s > 0.0 { n / window_s } else { 0.0 };
     let lag = ctx.lag.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let sent = ctx.sent.load(Ordering::Relaxed);
+    // At a fixed rate: requests due before the end that were never sent (the router was too
+    // slow to let them go out); their latency would have been at least their lateness.
+    let unsent_due = opts.rate.map_or(0, |r| {
+        let due = (r * (opts.warmup + opts.duration).as_secs_f64()).ceil() as u64;
+        due.min(ctx.limit as u64).saturating_sub(sent)
+    });
     Ok(RunReport {
         label: opts.label.clone(),
         proto: opts.proto,
@@ -353,7 +378,8 @@ pub async fn drive(
         service: Latency::of(&total.service),
         schedule_lag: Latency::of(&lag),
         corpus_exhausted: ctx.exhausted.load(Ordering::Relaxed),
-        sent: ctx.next.load(Ordering::Relaxed).min(ctx.limit as u64),
+        sent,
+        unsent_due,
         timeline: seconds
             .iter()
             .enumerate()

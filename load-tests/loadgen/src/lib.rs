@@ -12,6 +12,7 @@ pub mod announce;
 pub mod ceiling;
 pub mod client;
 pub mod corpus;
+pub mod cpu;
 pub mod drive;
 pub mod error;
 pub mod http_util;

@@ -109,6 +109,10 @@ pub struct RunReport {
     pub corpus_exhausted: bool,
     /// Requests sent in total (warm-up and tail included).
     pub sent: u64,
+    /// Fixed rate only: requests due before the end that were never sent because the router
+    /// (or the connection pool) was too slow. Non-zero means the rate was not sustained and
+    /// the latency quantiles are a lower bound.
+    pub unsent_due: u64,
     /// Per-second timeline (warm-up included).
     pub timeline: Vec<Second>,
 }
@@ -151,6 +155,12 @@ impl RunReport {
         }
         for (k, v) in self.rejected.iter().chain(&self.failed) {
             s.push_str(&format!("; {v}× {k}"));
+        }
+        if self.unsent_due > 0 {
+            s.push_str(&format!(
+                "; {} due requests never sent (rate not sustained)",
+                self.unsent_due
+            ));
         }
         if self.corpus_exhausted {
             s.push_str("; corpus exhausted before the end");

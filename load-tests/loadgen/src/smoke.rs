@@ -37,6 +37,7 @@ fn options(
         duration: Duration::from_secs(600),
         timeout: Duration::from_secs(60),
         limit: None,
+        cycle: false,
         progress: false,
         authority_control: None,
         watch_pid: None,

@@ -224,7 +224,7 @@ mod tests {
         f.shape = Shape::Minimal;
         let min = render(&f);
         assert!(
-            min.len() < full.len() / 2,
+            min.len() + 800 < full.len(),
             "{} vs {}",
             min.len(),
             full.len()

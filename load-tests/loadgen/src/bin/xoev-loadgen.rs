@@ -89,6 +89,10 @@ enum Cmd {
         /// Send at most this many messages.
         #[arg(long)]
         limit: Option<usize>,
+        /// Start over when the corpus runs out (only against targets that do not deduplicate,
+        /// e.g. http-ceiling).
+        #[arg(long)]
+        cycle: bool,
         /// Mock authority control address: announce acceptances for the end-to-end ledger.
         #[arg(long)]
         authority_control: Option<std::net::SocketAddr>,
@@ -257,6 +261,7 @@ fn real_main() -> Result<(), LoadgenError> {
             warmup,
             timeout,
             limit,
+            cycle,
             authority_control,
             watch_pid,
             json,
@@ -276,6 +281,7 @@ fn real_main() -> Result<(), LoadgenError> {
                 duration,
                 timeout,
                 limit,
+                cycle,
                 progress: !quiet,
                 authority_control,
                 watch_pid,
