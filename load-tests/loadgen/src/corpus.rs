@@ -358,11 +358,34 @@ pub fn load_or_build(
         spec.seed,
         fp.get(..12).unwrap_or(&fp)
     ));
-    if path.exists() {
-        match Corpus::load(&path) {
-            Ok(c) if c.meta.signer == fp && c.meta.count == spec.count => return Ok(c),
-            Ok(_) => eprintln!("{}: stale corpus, rebuilding", path.display()),
-            Err(e) => eprintln!("{e}; rebuilding"),
+    // A cached corpus of the same key, size, seed and signer with at least as many messages
+    // serves too: its first `count` messages are exactly the ones a build would sign.
+    let prefix = format!("{}-{}-", spec.key.name(), spec.size);
+    let suffix = format!("-{:x}-{}.xlgc", spec.seed, fp.get(..12).unwrap_or(&fp));
+    let mut candidates: Vec<(usize, PathBuf)> = std::fs::read_dir(cache_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let count = name
+                .strip_prefix(&prefix)?
+                .strip_suffix(&suffix)?
+                .parse()
+                .ok()?;
+            (count >= spec.count).then(|| (count, e.path()))
+        })
+        .collect();
+    candidates.sort();
+    for (_, p) in candidates {
+        match Corpus::load(&p) {
+            Ok(mut c) if c.meta.signer == fp => {
+                c.messages.truncate(spec.count);
+                c.meta.count = spec.count;
+                return Ok(c);
+            }
+            Ok(_) => eprintln!("{}: signed by another key, ignored", p.display()),
+            Err(e) => eprintln!("{e}; ignored"),
         }
     }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -380,4 +403,114 @@ pub fn load_or_build(
         corpus.save(&path)?;
     }
     Ok(corpus)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+
+    fn p256() -> SigningKey {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("generate P-256");
+        SigningKey::from_pkcs8_der(pkcs8.as_ref()).expect("load P-256")
+    }
+
+    /// Signing never checks the certificate; any DER-sized bytes do for size planning.
+    fn fake_cert() -> CertificateDer<'static> {
+        CertificateDer::from(vec![0x30; 480])
+    }
+
+    fn spec(size: usize, count: usize) -> CorpusSpec {
+        CorpusSpec {
+            size,
+            key: KeyKind::EcdsaP256,
+            count,
+            seed: 9,
+        }
+    }
+
+    #[test]
+    fn every_message_has_the_requested_size_a_distinct_uuid_and_its_digest() {
+        let c = build(&spec(4096, 6), &p256(), &fake_cert(), 2).expect("build");
+        assert_eq!(c.messages.len(), 6);
+        assert!(
+            c.meta.message_len <= 4096 && c.meta.message_len >= 4090,
+            "{:?}",
+            c.meta
+        );
+        assert!(c.meta.keyinfo_certificate);
+        assert_eq!(c.meta.shape, Shape::Full);
+        let mut ids: Vec<_> = c.messages.iter().map(|m| m.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 6);
+        for m in &c.messages {
+            assert_eq!(m.body.len(), c.meta.message_len);
+            assert_eq!(m.sha256, sha256(&m.body));
+            let text = std::str::from_utf8(&m.body).expect("utf-8");
+            assert!(text.contains(&m.id.hyphenated().to_string()));
+            assert!(text.contains("SignatureValue>"), "signed");
+        }
+    }
+
+    #[test]
+    fn too_small_a_size_falls_back_to_the_minimal_message_without_certificate() {
+        let c = build(&spec(1024, 2), &p256(), &fake_cert(), 1).expect("build");
+        assert_eq!(c.meta.shape, Shape::Minimal);
+        assert!(!c.meta.keyinfo_certificate);
+        assert!(
+            c.meta.message_len > 1024,
+            "reported as it is: {}",
+            c.meta.message_len
+        );
+    }
+
+    #[test]
+    fn the_same_spec_builds_the_same_messages() {
+        let key = p256();
+        let a = build(&spec(4096, 3), &key, &fake_cert(), 2).expect("a");
+        let b = build(&spec(4096, 2), &key, &fake_cert(), 1).expect("b");
+        assert_eq!(a.messages[0].id, b.messages[0].id);
+        assert_eq!(a.messages[1].destination, b.messages[1].destination);
+    }
+
+    #[test]
+    fn save_and_load_round_trip_and_bodies_share_one_buffer() {
+        let c = build(&spec(4096, 3), &p256(), &fake_cert(), 1).expect("build");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.xlgc");
+        c.save(&path).expect("save");
+        let back = Corpus::load(&path).expect("load");
+        assert_eq!(back.meta, c.meta);
+        for (a, b) in back.messages.iter().zip(&c.messages) {
+            assert_eq!(
+                (a.id, a.sha256, a.destination),
+                (b.id, b.sha256, b.destination)
+            );
+            assert_eq!(a.body, b.body);
+        }
+    }
+
+    #[test]
+    fn a_truncated_corpus_file_is_refused() {
+        let c = build(&spec(4096, 2), &p256(), &fake_cert(), 1).expect("build");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.xlgc");
+        c.save(&path).expect("save");
+        let bytes = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &bytes[..bytes.len() - 10]).expect("write");
+        let err = Corpus::load(&path).expect_err("truncated");
+        assert_eq!(
+            err.to_string(),
+            format!("corpus file {}: truncated body", path.display())
+        );
+        std::fs::write(&path, b"nonsense").expect("write");
+        let err = Corpus::load(&path).expect_err("no magic");
+        assert_eq!(
+            err.to_string(),
+            format!("corpus file {}: no XLGC1 magic", path.display())
+        );
+    }
 }

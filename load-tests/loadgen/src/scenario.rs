@@ -31,7 +31,7 @@ use crate::pki::KeyKind;
 use crate::procs::{Proc, free_port, wait_listening};
 use crate::report::RunReport;
 use crate::rss::Sampler;
-use crate::world::{Authority, Depth, Env, LedgerView, Router, RouterFiles};
+use crate::world::{Authority, Depth, Env, LedgerView, Router, RouterFiles, Stages};
 
 /// Knobs of a scenario run; defaults are the short runs for a shared machine.
 #[derive(Clone, Debug, Serialize)]
@@ -87,6 +87,11 @@ impl Default for Options {
 impl Options {
     fn wants(&self, id: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|o| o == id)
+    }
+
+    /// Scenario `id` as a whole, or only its `variant` (`--only 1-h1`).
+    fn wants_variant(&self, id: &str, variant: &str) -> bool {
+        self.wants(id) || self.only.iter().any(|o| *o == format!("{id}-{variant}"))
     }
 
     fn window(&self) -> Duration {
@@ -167,6 +172,8 @@ pub struct Throughput {
     pub depth_growth_per_s: f64,
     /// How the cores were shared during the window.
     pub cores: Cores,
+    /// The router's own stage timings at the end of the run.
+    pub stages: Stages,
     /// Accepted but not yet delivered when the generator stopped.
     pub outstanding_at_end: u64,
     /// Time from the generator's stop until everything was delivered.
@@ -314,6 +321,10 @@ async fn throughput(
         .await
         .map_err(|e| LoadgenError::Process(format!("monitor: {e}")))?;
     let at_end = authority.ledger().await?;
+    let metrics = router.metrics().await.unwrap_or_default();
+    let stages = Stages::from_metrics(&metrics);
+    std::fs::write(dir.join("metrics.txt"), &metrics)
+        .map_err(|e| LoadgenError::io(&dir.join("metrics.txt"), e))?;
     let (ledger, drain, drained) = authority.wait_drained(o.drain_timeout).await?;
     if let Some(mut p) = perf_proc {
         let _ = p.stop("INT", Duration::from_secs(30));
@@ -362,6 +373,7 @@ async fn throughput(
         depth_end,
         depth_growth_per_s: growth,
         cores,
+        stages,
         outstanding_at_end: at_end.outstanding,
         drain_s: drain.as_secs_f64(),
         drained,
@@ -370,6 +382,16 @@ async fn throughput(
         load_after: loadavg(),
     };
     eprintln!("{}", t.run.summary());
+    eprintln!(
+        "{name}: router stages: dsig {:.0} µs, schema {:.0} µs per message; {:.0} flushes of {:.1} writes, {:.2} ms each; request {:.2} ms; delivery attempt {:.2} ms",
+        t.stages.dsig_mean_us,
+        t.stages.schema_mean_us,
+        t.stages.flushes,
+        t.stages.writes_per_flush,
+        t.stages.flush_mean_ms,
+        t.stages.ingress_mean_ms,
+        t.stages.delivery_attempt_mean_ms
+    );
     eprintln!(
         "{name}: cores used: router {:.2}, authority {:.2}, generator {:.2}; delivered {:.0}/s in the window, queue {}→{} ({:+.1}/s), outstanding at end {}, drained in {:.1} s ({}), e2e p50 {:.1} p99 {:.1} ms, dup {}, mismatched {}, RSS idle {} MiB peak {} MiB, load {:.1}→{:.1}",
         t.cores.router,
@@ -403,7 +425,7 @@ fn start_perf(
 ) -> Result<Proc, LoadgenError> {
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(format!(
-        "sleep {w}; exec perf record -F 499 -g -p {pid} -o {out} -- sleep {d}",
+        "sleep {w}; exec perf record -F 199 --call-graph dwarf,16384 -p {pid} -o {out} -- sleep {d}",
         w = warmup.as_secs_f64(),
         d = duration.as_secs_f64(),
         out = dir.join("perf.data").display()
@@ -669,70 +691,42 @@ pub async fn run_all(env: &Env, o: &Options, results: &mut Results) -> Result<()
     }
     for (id, key) in [("1", KeyKind::Rsa2048), ("2", KeyKind::EcdsaP256)] {
         let wants_ceiling = o.wants("ceilings") && id == "1";
-        if !o.wants(id) && !wants_ceiling {
+        let variants: Vec<&str> = ["h1", "h2", "rate", "half"]
+            .into_iter()
+            .filter(|v| o.wants_variant(id, v))
+            .collect();
+        if variants.is_empty() && !wants_ceiling {
             continue;
         }
         let corpus = env.corpus(KIB4, key, count_4k, 0x4_0000 + u64::from(id == "2"))?;
-        if o.wants(id) {
-            let name = format!("{id}-{}-4k-h1", key.name());
-            let perf = o.perf && id == "1";
-            let flat = throughput(
-                env,
-                o,
-                &name,
-                corpus.clone(),
-                Proto::H1,
-                None,
-                o.duration,
-                perf,
-            )
-            .await?;
-            let half = (flat.run.accepted_per_s / 2.0).round().max(1.0);
-            results.throughput.push(flat);
-            let name = format!("{id}-{}-4k-h2", key.name());
-            results.throughput.push(
-                throughput(
-                    env,
-                    o,
-                    &name,
-                    corpus.clone(),
-                    Proto::H2,
-                    None,
-                    o.duration,
-                    false,
-                )
-                .await?,
-            );
-            let name = format!("{id}-{}-4k-rate{}", key.name(), o.half_rate);
-            results.throughput.push(
-                throughput(
-                    env,
-                    o,
-                    &name,
-                    corpus.clone(),
+        let mut half = None;
+        for v in variants {
+            let (name, proto, rate) = match v {
+                "h1" => (format!("{id}-{}-4k-h1", key.name()), Proto::H1, None),
+                "h2" => (format!("{id}-{}-4k-h2", key.name()), Proto::H2, None),
+                "rate" => (
+                    format!("{id}-{}-4k-rate{}", key.name(), o.half_rate),
                     Proto::H1,
                     Some(o.half_rate),
-                    o.duration,
-                    false,
-                )
-                .await?,
-            );
-            // The 5,000/s is half of its target; this is half of what this build
-            // sustained flat out, so p99 is also known below saturation.
-            let name = format!("{id}-{}-4k-rate{half}-half-of-measured", key.name());
-            results.throughput.push(
-                throughput(
-                    env,
-                    o,
-                    &name,
-                    corpus.clone(),
-                    Proto::H1,
-                    Some(half),
-                    o.duration,
-                    false,
-                )
-                .await?,
-            );
+                ),
+                // The 5,000/s is half of its target; this is half of what this build
+                // sustained flat out (HTTP/1.1), so p99 is also known below saturation.
+                _ => match half {
+                    Some(h) => (
+                        format!("{id}-{}-4k-rate{h}-half-of-measured", key.name()),
+                        Proto::H1,
+                        Some(h),
+                    ),
+                    None => continue,
+                },
+            };
+            let perf = o.perf && id == "1" && v == "h1";
+            let t =
+                throughput(env, o, &name, corpus.clone(), proto, rate, o.duration, perf).await?;
+            if v == "h1" {
+                half = Some((t.run.accepted_per_s / 2.0).round().max(1.0));
+            }
+            results.throughput.push(t);
         }
         if wants_ceiling {
             results.http_ceiling.push(

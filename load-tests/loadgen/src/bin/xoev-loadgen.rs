@@ -153,7 +153,8 @@ enum Cmd {
         /// Record `perf record -g` of the router during scenario 1 (HTTP/1.1 flat out).
         #[arg(long)]
         perf: bool,
-        /// Run only these scenarios (comma-separated: 1,2,3,4,5,ceilings).
+        /// Run only these scenarios (comma-separated: 1,2,3,4,5,ceilings; or one variant of 1/2:
+        /// 1-h1, 1-h2, 1-rate, 1-half, 2-h1, ...).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Write every figure as JSON here.
