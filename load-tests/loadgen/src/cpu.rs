@@ -30,6 +30,36 @@ pub fn cpu_seconds(pid: u32, ticks_per_second: f64) -> Option<f64> {
     Some(parse_stat(&line)? as f64 / ticks_per_second)
 }
 
+/// The thread group a thread name belongs to: digits, `-` and `#` at the end removed
+/// (`sled-io-17` → `sled-io`, `tokio-runtime-w` stays).
+pub fn thread_group(comm: &str) -> String {
+    comm.trim()
+        .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '#')
+        .to_owned()
+}
+
+/// CPU ticks per thread group of `pid` right now (from `/proc/<pid>/task/*/stat`).
+pub fn thread_ticks(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Ok(line) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let comm = line
+            .find('(')
+            .zip(line.rfind(')'))
+            .and_then(|(a, b)| line.get(a + 1..b))
+            .unwrap_or("?");
+        if let Some(ticks) = parse_stat(&line) {
+            *out.entry(thread_group(comm)).or_insert(0) += ticks;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +68,18 @@ mod tests {
     fn sums_user_and_system_time_even_with_spaces_in_the_name() {
         let line = "4242 (xoev router) S 1 4242 4242 0 -1 4194560 2000 0 0 0 1500 250 0 0 20 0 6 0 100 0 0";
         assert_eq!(parse_stat(line), Some(1750));
+    }
+
+    #[test]
+    fn thread_groups_drop_the_instance_number() {
+        assert_eq!(thread_group("sled-io-17"), "sled-io");
+        assert_eq!(thread_group("tokio-rt-worker"), "tokio-rt-worker");
+        assert_eq!(thread_group("xoev-queue-flus"), "xoev-queue-flus");
+    }
+
+    #[test]
+    fn this_process_has_a_main_thread_group() {
+        assert!(!thread_ticks(std::process::id()).is_empty());
     }
 
     #[test]

@@ -172,6 +172,8 @@ pub struct Throughput {
     pub depth_growth_per_s: f64,
     /// How the cores were shared during the window.
     pub cores: Cores,
+    /// Router cores per thread group during the window.
+    pub thread_cores: std::collections::BTreeMap<String, f64>,
     /// The router's own stage timings at the end of the run.
     pub stages: Stages,
     /// Accepted but not yet delivered when the generator stopped.
@@ -200,13 +202,16 @@ pub struct Cores {
 }
 
 /// One sample of the monitor.
-#[derive(Clone, Copy, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 struct Tick {
     t: f64,
     delivered: u64,
     depth: Depth,
     /// CPU seconds so far: router, authority, generator.
     cpu: [f64; 3],
+    /// Router CPU ticks per thread group (threads that exited are missing).
+    #[serde(skip)]
+    threads: std::collections::BTreeMap<String, u64>,
 }
 
 /// Polls ledger, queue depth and CPU times every second until stopped.
@@ -244,6 +249,7 @@ fn monitor(
                         cpu_of(authority_pid),
                         cpu_of(std::process::id()),
                     ],
+                    threads: crate::cpu::thread_ticks(router_pid),
                 });
             }
             tokio::select! {
@@ -256,11 +262,31 @@ fn monitor(
 }
 
 /// The tick closest to time `t`.
-fn tick_at(ticks: &[Tick], t: f64) -> Option<Tick> {
+fn tick_at(ticks: &[Tick], t: f64) -> Option<&Tick> {
     ticks
         .iter()
         .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))
-        .copied()
+}
+
+/// Router cores per thread group between two ticks; CPU of threads that exited in between
+/// (the process total minus the groups) is reported as `(exited threads)`.
+fn thread_cores(a: &Tick, b: &Tick, hz: f64) -> std::collections::BTreeMap<String, f64> {
+    let span = (b.t - a.t).max(1e-3);
+    let mut out = std::collections::BTreeMap::new();
+    let mut attributed = 0.0;
+    for (group, &end) in &b.threads {
+        let start = a.threads.get(group).copied().unwrap_or(0);
+        let cores = end.saturating_sub(start) as f64 / hz / span;
+        attributed += cores;
+        if cores >= 0.005 {
+            out.insert(group.clone(), cores);
+        }
+    }
+    let total = (b.cpu[0] - a.cpu[0]).max(0.0) / span;
+    if total - attributed >= 0.005 {
+        out.insert("(exited threads)".into(), total - attributed);
+    }
+    out
 }
 
 /// One throughput run against a fresh router and authority.
@@ -338,10 +364,14 @@ async fn throughput(
     let _ = authority.proc.stop("INT", Duration::from_secs(10));
     let (w0, w1) = (o.warmup.as_secs_f64(), (o.warmup + duration).as_secs_f64());
     let (a, b) = (tick_at(&ticks, w0), tick_at(&ticks, w1));
+    let thread_cores = match (a, b) {
+        (Some(a), Some(b)) if b.t > a.t => thread_cores(a, b, crate::cpu::ticks_per_second()),
+        _ => Default::default(),
+    };
     let (delivered_per_s, depth_start, depth_end, growth, cores) = match (a, b) {
         (Some(a), Some(b)) if b.t > a.t => {
             let span = b.t - a.t;
-            let d = |t: &Tick| t.depth.queued + t.depth.delivering;
+            let d = |t: &&Tick| t.depth.queued + t.depth.delivering;
             let c = |i: usize| (b.cpu[i] - a.cpu[i]).max(0.0) / span;
             (
                 (b.delivered - a.delivered.min(b.delivered)) as f64 / span,
@@ -373,6 +403,7 @@ async fn throughput(
         depth_end,
         depth_growth_per_s: growth,
         cores,
+        thread_cores,
         stages,
         outstanding_at_end: at_end.outstanding,
         drain_s: drain.as_secs_f64(),
@@ -382,6 +413,14 @@ async fn throughput(
         load_after: loadavg(),
     };
     eprintln!("{}", t.run.summary());
+    eprintln!(
+        "{name}: router cores by thread: {}",
+        t.thread_cores
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     eprintln!(
         "{name}: router stages: dsig {:.0} µs, schema {:.0} µs per message; {:.0} flushes of {:.1} writes, {:.2} ms each; request {:.2} ms; delivery attempt {:.2} ms",
         t.stages.dsig_mean_us,
@@ -425,7 +464,7 @@ fn start_perf(
 ) -> Result<Proc, LoadgenError> {
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(format!(
-        "sleep {w}; exec perf record -F 199 --call-graph dwarf,16384 -p {pid} -o {out} -- sleep {d}",
+        "sleep {w}; exec perf record -F 399 --call-graph dwarf,16384 -p {pid} -o {out} -- sleep {d}",
         w = warmup.as_secs_f64(),
         d = duration.as_secs_f64(),
         out = dir.join("perf.data").display()
