@@ -307,7 +307,11 @@ pub async fn drive(
         )));
     }
     let start = Instant::now();
-    let limit = opts.limit.unwrap_or(usize::MAX).min(corpus.messages.len());
+    let limit = match (opts.limit, opts.cycle) {
+        (Some(l), true) => l,
+        (None, true) => usize::MAX,
+        (l, false) => l.unwrap_or(usize::MAX).min(corpus.messages.len()),
+    };
     let ctx = Arc::new(Ctx {
         corpus: corpus.clone(),
         target: opts.target.clone(),
