@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Resident memory in KiB.
+/// Resident memory in KiB, and the thread count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rss {
     /// `VmRSS`: resident now.
     pub rss_kib: u64,
     /// `VmHWM`: the peak since the process started.
     pub hwm_kib: u64,
+    /// `Threads`: threads now.
+    pub threads: u64,
 }
 
 /// Parses the `VmRSS` and `VmHWM` lines of a `/proc/<pid>/status` text.
@@ -19,12 +21,13 @@ pub fn parse_status(text: &str) -> Option<Rss> {
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.trim().strip_suffix("kB"))
-            .and_then(|n| n.trim().parse::<u64>().ok())
+            .map(|rest| rest.trim().trim_end_matches("kB").trim())
+            .and_then(|n| n.parse::<u64>().ok())
     };
     Some(Rss {
         rss_kib: field("VmRSS:")?,
         hwm_kib: field("VmHWM:")?,
+        threads: field("Threads:").unwrap_or(0),
     })
 }
 
@@ -37,6 +40,7 @@ pub fn read(pid: u32) -> Option<Rss> {
 pub struct Sampler {
     stop: Arc<AtomicBool>,
     max_rss: Arc<AtomicU64>,
+    max_threads: Arc<AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -45,13 +49,15 @@ impl Sampler {
     pub fn start(pid: u32, every: Duration) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let max_rss = Arc::new(AtomicU64::new(0));
+        let max_threads = Arc::new(AtomicU64::new(0));
         let thread = {
-            let (stop, max_rss) = (stop.clone(), max_rss.clone());
+            let (stop, max_rss, max_threads) = (stop.clone(), max_rss.clone(), max_threads.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match read(pid) {
                         Some(r) => {
                             max_rss.fetch_max(r.rss_kib, Ordering::Relaxed);
+                            max_threads.fetch_max(r.threads, Ordering::Relaxed);
                         }
                         None => break,
                     }
@@ -62,6 +68,7 @@ impl Sampler {
         Sampler {
             stop,
             max_rss,
+            max_threads,
             thread: Some(thread),
         }
     }
@@ -69,6 +76,11 @@ impl Sampler {
     /// Highest `VmRSS` seen so far (KiB).
     pub fn max_rss_kib(&self) -> u64 {
         self.max_rss.load(Ordering::Relaxed)
+    }
+
+    /// Most threads seen so far.
+    pub fn max_threads(&self) -> u64 {
+        self.max_threads.load(Ordering::Relaxed)
     }
 }
 
@@ -92,7 +104,8 @@ mod tests {
             parse_status(text),
             Some(Rss {
                 rss_kib: 40_960,
-                hwm_kib: 51_234
+                hwm_kib: 51_234,
+                threads: 4,
             })
         );
     }

@@ -58,7 +58,8 @@ pub struct Options {
     pub backlog: usize,
     /// How long to wait for delivery to catch up after a run.
     pub drain_timeout: Duration,
-    /// Record a perf profile of the router during scenario 1 (flat out, HTTP/1.1).
+    /// Record a perf profile of the router in the flat-out HTTP/1.1 runs of 1, 2 and 3
+    /// (`runs/<run>/perf.data`).
     pub perf: bool,
     /// Scenario ids to run (empty: all).
     pub only: Vec<String>,
@@ -162,6 +163,8 @@ pub struct Throughput {
     pub idle_rss_kib: u64,
     /// Peak RSS (VmHWM) over the run and drain (KiB).
     pub peak_rss_kib: u64,
+    /// Most router threads seen (sampled every 100 ms).
+    pub peak_threads: u64,
     /// Distinct deliveries per second during the measuring window.
     pub delivered_per_s: f64,
     /// Queue depth (queued + delivering) at the start and the end of the window.
@@ -359,6 +362,7 @@ async fn throughput(
         .rss()
         .map_or(0, |r| r.hwm_kib)
         .max(sampler.max_rss_kib());
+    let peak_threads = sampler.max_threads();
     drop(sampler);
     router.stop()?;
     let _ = authority.proc.stop("INT", Duration::from_secs(10));
@@ -398,6 +402,7 @@ async fn throughput(
         startup_s: router.startup.as_secs_f64(),
         idle_rss_kib: idle.rss_kib,
         peak_rss_kib: peak,
+        peak_threads,
         delivered_per_s,
         depth_start,
         depth_end,
@@ -414,7 +419,8 @@ async fn throughput(
     };
     eprintln!("{}", t.run.summary());
     eprintln!(
-        "{name}: router cores by thread: {}",
+        "{name}: router threads up to {}; cores by thread group: {}",
+        t.peak_threads,
         t.thread_cores
             .iter()
             .map(|(k, v)| format!("{k} {v:.2}"))
@@ -699,6 +705,8 @@ pub struct Results {
     pub machine: Option<Machine>,
     /// Options used.
     pub options: Option<Options>,
+    /// Extra environment of the router processes.
+    pub router_env: Vec<(String, String)>,
     /// Throughput runs (1, 2, 3).
     pub throughput: Vec<Throughput>,
     /// Backlog (4 and 5b).
@@ -718,6 +726,7 @@ const MIB: usize = 1 << 20;
 pub async fn run_all(env: &Env, o: &Options, results: &mut Results) -> Result<(), LoadgenError> {
     results.machine = Some(machine());
     results.options = Some(o.clone());
+    results.router_env = env.router_env.clone();
     let count_4k = (o.max_rate * o.window().as_secs_f64()).ceil() as usize;
     if o.wants("5") {
         let i = idle(env).await?;
@@ -759,7 +768,7 @@ pub async fn run_all(env: &Env, o: &Options, results: &mut Results) -> Result<()
                     None => continue,
                 },
             };
-            let perf = o.perf && id == "1" && v == "h1";
+            let perf = o.perf && v == "h1";
             let t =
                 throughput(env, o, &name, corpus.clone(), proto, rate, o.duration, perf).await?;
             if v == "h1" {
@@ -806,7 +815,7 @@ pub async fn run_all(env: &Env, o: &Options, results: &mut Results) -> Result<()
                     Proto::H1,
                     None,
                     o.big_duration,
-                    false,
+                    o.perf,
                 )
                 .await?,
             );

@@ -30,6 +30,8 @@ pub struct Env {
     pub pki: LoadPki,
     /// Corpora up to this many bytes are cached on disk.
     pub cache_limit: u64,
+    /// Extra environment of every router process (experiments: `MALLOC_ARENA_MAX=2`, ...).
+    pub router_env: Vec<(String, String)>,
 }
 
 impl Env {
@@ -53,6 +55,7 @@ impl Env {
             work: work.to_owned(),
             pki,
             cache_limit,
+            router_env: Vec::new(),
         })
     }
 

@@ -150,7 +150,8 @@ enum Cmd {
         /// Wait this long for delivery to catch up after each run.
         #[arg(long, value_parser = parse_duration)]
         drain_timeout: Option<Duration>,
-        /// Record `perf record -g` of the router during scenario 1 (HTTP/1.1 flat out).
+        /// Record `perf record` (DWARF call graphs) of the router in the flat-out HTTP/1.1 runs of
+        /// scenarios 1, 2 and 3, into target/loadgen/runs/<run>/perf.data.
         #[arg(long)]
         perf: bool,
         /// Run only these scenarios (comma-separated: 1,2,3,4,5,ceilings; or one variant of 1/2:
@@ -163,6 +164,10 @@ enum Cmd {
         /// Cache corpora up to this many MiB on disk.
         #[arg(long, default_value_t = 1024)]
         cache_mib: u64,
+        /// Extra environment variable of the router processes, KEY=VALUE (repeatable), for
+        /// experiments such as MALLOC_ARENA_MAX=2.
+        #[arg(long = "router-env", value_parser = parse_env)]
+        router_env: Vec<(String, String)>,
     },
     /// The CI smoke run: a few hundred messages, checks delivery and byte identity, no timing.
     Smoke {
@@ -197,6 +202,13 @@ fn target_from_url(url: &str, ca: &std::path::Path, proto: Proto) -> Result<Targ
         path: uri.path().to_owned(),
         tls: tls_config(ca, proto)?,
     })
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("'{s}' is not KEY=VALUE")),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, LoadgenError> {
@@ -328,6 +340,7 @@ fn real_main() -> Result<(), LoadgenError> {
             only,
             json,
             cache_mib,
+            router_env,
         } => {
             let mut o = Options::default();
             if full {
@@ -349,7 +362,8 @@ fn real_main() -> Result<(), LoadgenError> {
             o.drain_timeout = drain_timeout.unwrap_or(o.drain_timeout);
             o.perf = perf;
             o.only = only;
-            let env = Env::new(&bin_dir, &work, cache_mib << 20)?;
+            let mut env = Env::new(&bin_dir, &work, cache_mib << 20)?;
+            env.router_env = router_env;
             let mut results = Results::default();
             let outcome = runtime()?.block_on(scenario::run_all(&env, &o, &mut results));
             let path = json.unwrap_or_else(|| work.join("results.json"));
