@@ -112,6 +112,8 @@ pub struct LedgerView {
     pub unannounced: u64,
     /// Not byte-identical.
     pub mismatched: u64,
+    /// First deliveries that arrived before the generator saw the 202.
+    pub delivered_before_ack: u64,
     /// Accepted → delivered (ms).
     pub e2e_latency_ms: crate::report::Latency,
 }
@@ -164,6 +166,7 @@ impl Authority {
             outstanding: n("outstanding"),
             unannounced: n("unannounced"),
             mismatched: n("mismatched"),
+            delivered_before_ack: n("delivered_before_ack"),
             e2e_latency_ms: crate::report::Latency {
                 count: l["e2e_latency_ms"]["count"].as_u64().unwrap_or(0),
                 p50: ms("p50"),
