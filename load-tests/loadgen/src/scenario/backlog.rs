@@ -14,7 +14,7 @@ use crate::drive::{DriveOptions, drive};
 use crate::error::LoadgenError;
 use crate::report::RunReport;
 use crate::rss::Sampler;
-use crate::world::{Authority, Depth, Env, LedgerView, Router, RouterFiles};
+use crate::world::{Authority, Depth, Env, LedgerView, Router, RouterFiles, metric_sum};
 
 /// The backlog scenario (4) with start-up under a backlog (5b).
 #[derive(Clone, Debug, Serialize)]
@@ -41,8 +41,14 @@ pub struct Backlog {
     pub drain_per_s: f64,
     /// Best one-second drain rate.
     pub drain_peak_per_s: f64,
-    /// Everything delivered within the timeout.
+    /// Nothing deliverable was left within the timeout.
     pub drained: bool,
+    /// Messages the router gave up on (dead letters) by the end.
+    pub dead_letters: u64,
+    /// Messages still queued or delivering when the drain ended (non-zero: stuck or timed out).
+    pub left_queued: u64,
+    /// Destinations whose circuit breaker was open when the drain ended.
+    pub circuits_open: u64,
     /// Peak RSS while draining (KiB).
     pub drain_peak_rss_kib: u64,
     /// Ledger after the drain.
@@ -109,29 +115,46 @@ pub(super) async fn backlog(
     let up_at = Instant::now();
     let mut last = (up_at, before.delivered);
     let mut peak_rate: f64 = 0.0;
-    let (ledger, drained) = loop {
+    // Done when the router holds nothing deliverable any more (dead letters stay), or on
+    // timeout; the drain time ends with the last delivery, not with the last poll.
+    let mut last_progress = up_at;
+    let (ledger, depth_after, drained) = loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let l = authority.ledger().await?;
+        let depth = router.depth().await?;
         let now = Instant::now();
+        if l.delivered > last.1 {
+            last_progress = now;
+        }
         let r = (l.delivered - last.1.min(l.delivered)) as f64
             / now.duration_since(last.0).as_secs_f64().max(1e-3);
         peak_rate = peak_rate.max(r);
         last = (now, l.delivered);
         eprintln!(
-            "[4-backlog-drain] {:>4.0}s delivered {} outstanding {} ({r:.0}/s) | router RSS {} MiB",
+            "[4-backlog-drain] {:>4.0}s delivered {} outstanding {} ({r:.0}/s) | router queue {} delivering {} dead {} | router RSS {} MiB",
             up_at.elapsed().as_secs_f64(),
             l.delivered,
             l.outstanding,
+            depth.queued,
+            depth.delivering,
+            depth.dead,
             router.rss().map_or(0, |r| r.rss_kib / 1024)
         );
-        if l.outstanding == 0 {
-            break (l, true);
+        if l.outstanding == 0 || depth.queued + depth.delivering == 0 {
+            break (l, depth, true);
         }
-        if up_at.elapsed() > o.drain_timeout.max(Duration::from_secs(600)) {
-            break (l, false);
+        // A drain that made no progress for a minute is stuck (see `circuits_open`).
+        if up_at.elapsed() > o.drain_timeout.max(Duration::from_secs(600))
+            || now.duration_since(last_progress) > Duration::from_secs(60)
+        {
+            break (l, depth, false);
         }
     };
-    let drain_s = up_at.elapsed().as_secs_f64();
+    let circuits_open = metric_sum(
+        &router.metrics().await.unwrap_or_default(),
+        "xoev_router_delivery_circuit_open",
+    ) as u64;
+    let drain_s = last_progress.duration_since(up_at).as_secs_f64();
     let drain_peak = router
         .rss()
         .map_or(0, |r| r.hwm_kib)
@@ -154,6 +177,9 @@ pub(super) async fn backlog(
         drain_per_s: delivered as f64 / drain_s.max(1e-3),
         drain_peak_per_s: peak_rate,
         drained,
+        dead_letters: depth_after.dead,
+        left_queued: depth_after.queued + depth_after.delivering,
+        circuits_open,
         drain_peak_rss_kib: drain_peak,
         ledger,
         load_before,

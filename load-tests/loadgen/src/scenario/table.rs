@@ -131,8 +131,15 @@ pub fn table(r: &Results) -> String {
                 b.drain_s
             ),
             format!(
-                "lost {}; altered {}; dup {}; drained {}; load {:.1}",
-                b.ledger.outstanding, b.ledger.mismatched, b.ledger.duplicates, b.drained, b.load_after[0]
+                "not delivered {} (dead letters {}, still queued {}, circuits open {}); altered {}; dup {}; drained {}; load {:.1}",
+                b.ledger.outstanding,
+                b.dead_letters,
+                b.left_queued,
+                b.circuits_open,
+                b.ledger.mismatched,
+                b.ledger.duplicates,
+                b.drained,
+                b.load_after[0]
             ),
         ]);
         rows.push([
