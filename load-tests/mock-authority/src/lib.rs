@@ -6,6 +6,13 @@
 //! can be stopped and restarted on the same port to simulate an outage.
 #![forbid(unsafe_code)]
 
+pub mod control;
+pub mod histogram;
+pub mod ledger;
+
+pub use histogram::Histogram;
+pub use ledger::{Digest, Ledger, LedgerCounts};
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,12 +60,12 @@ pub struct Received {
 
 #[derive(Default)]
 struct State {
-    /// Every delivery in arrival order (also the duplicates).
+    /// Every delivery in arrival order (also the duplicates); empty in counting mode.
     log: Vec<Received>,
-    /// First arrival per message id.
+    /// First arrival per message id (index into `log`); empty in counting mode.
     first: HashMap<String, usize>,
-    /// Deliveries of the same id with different bytes (must never happen).
-    mismatches: Vec<String>,
+    /// Per-UUID join of announcements and deliveries; kept in every mode.
+    ledger: Ledger,
 }
 
 /// Shared view of what the authority received; survives stop/restart.
@@ -69,15 +76,30 @@ pub struct Inbox {
     requests: Arc<AtomicU64>,
     /// Keep bodies in memory (tests) or only their SHA-256 (long load tests).
     keep_bodies: bool,
+    /// Keep the per-delivery log (`log`, `get`); off in counting mode.
+    keep_log: bool,
 }
 
 impl Inbox {
+    /// Records every delivery (with its body when `keep_bodies`) and the ledger.
     pub fn new(keep_bodies: bool) -> Self {
         Inbox {
             state: Arc::default(),
             mode: Arc::new(Mutex::new(Mode::Accept)),
             requests: Arc::default(),
             keep_bodies,
+            keep_log: true,
+        }
+    }
+
+    /// Counting mode for load tests: only the ledger (per UUID: digest, first arrival,
+    /// count), no per-delivery log, so memory stays small for millions of messages.
+    /// `log` is then empty and `get` finds nothing.
+    pub fn counting() -> Self {
+        Inbox {
+            keep_bodies: false,
+            keep_log: false,
+            ..Self::new(false)
         }
     }
 
@@ -105,39 +127,46 @@ impl Inbox {
 
     /// Distinct message ids delivered (answered 2xx).
     pub fn distinct(&self) -> usize {
-        self.lock().first.len()
+        self.lock().ledger.counts().delivered as usize
     }
 
     /// Deliveries in total (duplicates included).
     pub fn deliveries(&self) -> usize {
-        self.lock().log.len()
+        self.lock().ledger.counts().deliveries as usize
     }
 
     /// Deliveries beyond the first per id.
     pub fn duplicates(&self) -> usize {
-        let s = self.lock();
-        s.log.len() - s.first.len()
+        self.lock().ledger.counts().duplicates as usize
     }
 
-    /// Ids that arrived twice with different bytes.
+    /// Ids that arrived with bytes other than their first delivery (or than announced).
     pub fn mismatches(&self) -> Vec<String> {
-        self.lock().mismatches.clone()
+        self.lock()
+            .ledger
+            .mismatched()
+            .iter()
+            .map(|u| u.hyphenated().to_string())
+            .collect()
     }
 
-    /// The first delivery of `id`.
+    /// The first delivery of `id` (None in counting mode).
     pub fn get(&self, id: &str) -> Option<Received> {
         let s = self.lock();
-        s.first.get(id).map(|&i| s.log[i].clone())
+        s.first.get(id).and_then(|&i| s.log.get(i)).cloned()
     }
 
-    /// All deliveries in arrival order.
+    /// All deliveries in arrival order (empty in counting mode).
     pub fn log(&self) -> Vec<Received> {
         self.lock().log.clone()
     }
 
     /// How often `id` arrived.
     pub fn count(&self, id: &str) -> usize {
-        self.lock().log.iter().filter(|r| r.id == id).count()
+        match uuid::Uuid::parse_str(id) {
+            Ok(u) => self.lock().ledger.deliveries_of(&u) as usize,
+            Err(_) => 0,
+        }
     }
 
     /// Waits until `n` distinct ids arrived, or the timeout passes. Returns whether it happened.
@@ -154,40 +183,76 @@ impl Inbox {
         }
     }
 
-    fn record(&self, r: Received) {
+    /// The sender reports that the router accepted `id` with body digest `sha256` at
+    /// `accepted_ns` (Unix nanoseconds); see [`Ledger::announce`].
+    pub fn announce(&self, id: uuid::Uuid, sha256: Digest, accepted_ns: u64) {
+        self.lock().ledger.announce(id, sha256, accepted_ns);
+    }
+
+    /// Ledger counters (announced, delivered, outstanding, mismatched, ...).
+    pub fn ledger_counts(&self) -> LedgerCounts {
+        self.lock().ledger.counts()
+    }
+
+    /// Accepted → delivered latency of announced messages (µs).
+    pub fn e2e_latency(&self) -> Histogram {
+        self.lock().ledger.latency().clone()
+    }
+
+    fn record(&self, uuid: uuid::Uuid, r: Received) {
+        // Hash outside the lock: a 1 MiB body takes about a millisecond.
+        let digest = sha256(&r.body);
+        let at_ns = unix_nanos(r.at);
+        let len = r.body.len() as u64;
         let mut s = self.lock();
+        s.ledger.deliver(uuid, digest, len, at_ns);
+        if !self.keep_log {
+            return;
+        }
         let stored_body = if self.keep_bodies {
             r.body.clone()
         } else {
-            Bytes::copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &r.body).as_ref())
+            Bytes::copy_from_slice(&digest)
         };
         let r = Received {
             body: stored_body,
             ..r
         };
-        if let Some(&i) = s.first.get(&r.id) {
-            if s.log[i].body != r.body {
-                let id = r.id.clone();
-                s.mismatches.push(id);
-            }
-        } else {
+        if !s.first.contains_key(&r.id) {
             let i = s.log.len();
             s.first.insert(r.id.clone(), i);
         }
         s.log.push(r);
     }
 
-    /// A JSON summary (used by the binary's `/stats` endpoint).
+    /// A JSON summary (the `/stats` endpoint).
     pub fn stats_json(&self) -> serde_json::Value {
         let s = self.lock();
+        let c = s.ledger.counts();
         serde_json::json!({
             "requests": self.requests(),
-            "deliveries": s.log.len(),
-            "distinct": s.first.len(),
-            "duplicates": s.log.len() - s.first.len(),
-            "mismatches": s.mismatches.len(),
+            "deliveries": c.deliveries,
+            "distinct": c.delivered,
+            "duplicates": c.duplicates,
+            "mismatches": c.mismatched,
+            "ledger": s.ledger.to_json(),
         })
     }
+}
+
+/// SHA-256 of `body`.
+pub fn sha256(body: &[u8]) -> Digest {
+    let d = ring::digest::digest(&ring::digest::SHA256, body);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// `t` as Unix nanoseconds (0 before the epoch, saturating far in the future).
+pub fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// A running mock authority.
@@ -233,6 +298,11 @@ impl MockAuthority {
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}/inbox", self.addr)
+    }
+
+    /// Whether the delivery listener is running (not stopped by [`MockAuthority::stop`]).
+    pub fn is_up(&self) -> bool {
+        self.task.is_some()
     }
 
     /// Stops listening and drops open connections (the authority is "down").
@@ -366,20 +436,23 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    if uuid::Uuid::parse_str(&id).is_err() {
+    let Ok(uuid) = uuid::Uuid::parse_str(&id) else {
         return reply(
             StatusCode::BAD_REQUEST,
             "missing or invalid xoev-nachrichten-uuid header\n",
         );
-    }
+    };
     let duplicate = inbox.count(&id) > 0;
-    inbox.record(Received {
-        id: id.clone(),
-        body,
-        headers,
-        at: SystemTime::now(),
-        path,
-    });
+    inbox.record(
+        uuid,
+        Received {
+            id: id.clone(),
+            body,
+            headers,
+            at: SystemTime::now(),
+            path,
+        },
+    );
     if mode == Mode::AcceptAsRouter {
         let answer = serde_json::json!({ "id": id, "state": "queued", "destination": "mock", "duplicate": duplicate });
         let mut r = Response::new(Full::new(Bytes::from(answer.to_string())));
