@@ -51,12 +51,9 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
             break;
         }
         let free = ctx.concurrency.saturating_sub(attempts.len());
-        let allowed = match ctx.breaker.admit(Instant::now()) {
-            _ if free == 0 => 0,
-            Admit::All => free,
-            Admit::Probe => 1,
-            Admit::Wait(_) => 0,
-        };
+        // Ask the breaker only when an attempt could start: a probe it hands out must be used
+        // or given back, or the breaker stays half-open for good.
+        let (allowed, probe) = admission(&ctx.breaker, free, Instant::now());
         ctx.metrics
             .delivery_circuit_open
             .with_label_values(&[&ctx.destination])
@@ -70,17 +67,19 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
                 Ok(batch) if !batch.is_empty() => {
                     for leased in batch {
                         lock(&inflight).insert(leased.lease.id, leased.lease.clone());
-                        attempts.spawn(attempt(ctx.clone(), leased, inflight.clone()));
+                        attempts.spawn(attempt(ctx.clone(), leased, inflight.clone(), probe));
                     }
                     continue;
                 }
                 Ok(_) => {
-                    if allowed == 1 && ctx.breaker.is_open() {
-                        // Nothing to probe with: the probe slot is free again.
+                    if probe {
                         ctx.breaker.on_abandoned();
                     }
                 }
                 Err(e) => {
+                    if probe {
+                        ctx.breaker.on_abandoned();
+                    }
                     tracing::error!(destination = %ctx.destination, error = %e, "lease failed");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -114,11 +113,27 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// How many attempts may start with `free` slots, and whether the one attempt is a probe.
+/// The breaker is consulted only when a slot is free: a probe it hands out must be used or
+/// given back, or the breaker stays half-open for good.
+fn admission(breaker: &Breaker, free: usize, now: Instant) -> (usize, bool) {
+    if free == 0 {
+        return (0, false);
+    }
+    match breaker.admit(now) {
+        Admit::All => (free, false),
+        Admit::Probe => (1, true),
+        Admit::Wait(_) => (0, false),
+    }
+}
+
 fn lock(m: &InFlight) -> std::sync::MutexGuard<'_, HashMap<Uuid, LeaseToken>> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn attempt(ctx: Arc<WorkerCtx>, leased: Leased, inflight: InFlight) {
+/// One attempt. `probe`: the breaker is half-open and this attempt tests whether the
+/// destination is back.
+async fn attempt(ctx: Arc<WorkerCtx>, leased: Leased, inflight: InFlight, probe: bool) {
     let Leased {
         lease,
         record,
@@ -201,8 +216,20 @@ async fn attempt(ctx: Arc<WorkerCtx>, leased: Leased, inflight: InFlight) {
                 }
                 Retry::Retryable { after } => {
                     ctx.breaker.on_failure(Instant::now());
+                    // A failed probe says the destination is still down, nothing about the
+                    // message: while its destination is down, a message is bounded by
+                    // max_age only, or a long outage would dead-letter whichever messages
+                    // happened to serve as probes.
+                    let policy = if probe {
+                        RetryConfig {
+                            max_attempts: u32::MAX,
+                            ..ctx.retry.clone()
+                        }
+                    } else {
+                        ctx.retry.clone()
+                    };
                     let decision = retry::decide(
-                        &ctx.retry,
+                        &policy,
                         record.attempts,
                         record.accepted_at,
                         now,
@@ -246,5 +273,29 @@ async fn attempt(ctx: Arc<WorkerCtx>, leased: Leased, inflight: InFlight) {
         Err(e) => {
             tracing::error!(id = %record.id, destination = dest, error = %e, "could not record the attempt's result")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BreakerConfig;
+
+    #[test]
+    fn a_full_worker_does_not_take_the_probe_so_the_breaker_can_still_close() {
+        let b = Breaker::new(BreakerConfig {
+            failure_threshold: 1,
+            open_for: Duration::from_millis(10),
+            max_open_for: Duration::from_millis(10),
+        });
+        let t = Instant::now();
+        b.on_failure(t);
+        let later = t + Duration::from_millis(20);
+        // Every slot busy when the open period ends: no probe may be taken.
+        assert_eq!(admission(&b, 0, later), (0, false));
+        // A slot frees up: the probe is still there, and its success closes the breaker.
+        assert_eq!(admission(&b, 3, later), (1, true));
+        b.on_success();
+        assert_eq!(admission(&b, 3, later), (3, false));
     }
 }

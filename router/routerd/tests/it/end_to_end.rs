@@ -433,3 +433,59 @@ async fn a_signed_2010_report_is_accepted_with_its_signature_validated_in_its_sc
     );
     w.router.stop().await;
 }
+
+/// While a destination is down, only max_age bounds a message: the probes the circuit
+/// breaker sends must not use up the attempts of whichever messages serve as probes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_outage_kills_no_message_even_with_few_attempts_allowed() {
+    let fragile = MockAuthority::start().await.unwrap();
+    fragile.inbox.set_mode(xoev_mock_authority::Mode::Fail {
+        status: 503,
+        retry_after: None,
+    });
+    let w = world_with(&format!(
+        "[delivery.breaker]\nfailure_threshold = 2\nopen_for = \"30ms\"\nmax_open_for = \"60ms\"\n[[destinations]]\nid = \"fragile\"\nadapter = \"http\"\nurl = \"{}\"\nconcurrency = 2\n[destinations.retry]\nmin_delay = \"10ms\"\nmax_delay = \"20ms\"\nmax_attempts = 3\nmax_age = \"1h\"\n[[routes]]\nleser = \"ags:06*\"\ndestination = \"fragile\"\n",
+        fragile.url()
+    ))
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let id = new_id();
+        let signed = w.pki.sign(&message(&id, "ags:06411000", "psw:01003110"));
+        assert_eq!(
+            w.client
+                .post_xml(&w.router.public_url("/v1/messages"), signed)
+                .await
+                .status,
+            202
+        );
+        ids.push(id);
+    }
+    // Long enough for dozens of probes at 30–60 ms.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        fragile.inbox.requests() > 12,
+        "the breaker probed repeatedly: {}",
+        fragile.inbox.requests()
+    );
+    fragile.inbox.set_mode(xoev_mock_authority::Mode::Accept);
+    let mut probed = 0;
+    for id in &ids {
+        let v = wait_state(
+            &w.client,
+            &w.router,
+            id,
+            "delivered",
+            Duration::from_secs(10),
+        )
+        .await;
+        if v["attempts"].as_u64().unwrap() > 3 {
+            probed += 1;
+        }
+    }
+    assert!(
+        probed > 0,
+        "some message was attempted more often than max_attempts and still lives"
+    );
+    w.router.stop().await;
+}
