@@ -177,8 +177,11 @@ impl Flusher {
     }
 
     /// Takes the ticket of a write that was just applied.
-    pub(crate) fn note_write(&self) -> DurableTicket {
-        DurableTicket(self.shared.applied.fetch_add(1, Ordering::SeqCst) + 1)
+    /// Notes `n` applied writes (one transaction may carry several merged operations, which
+    /// count one each); returns the ticket that covers them.
+    pub(crate) fn note_writes(&self, n: u64) -> DurableTicket {
+        let n = n.max(1);
+        DurableTicket(self.shared.applied.fetch_add(n, Ordering::SeqCst) + n)
     }
 
     /// The ticket of everything applied so far.

@@ -14,6 +14,7 @@ mod recovery;
 mod scans;
 mod transitions;
 mod tx;
+mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -30,14 +31,17 @@ pub use consistency::ConsistencyReport;
 
 use crate::api::{
     Completion, Depth, DestinationId, DurableTicket, Enqueued, EventKind, LeaseToken, Leased,
-    Limits, MessageId, MessageRecord, MessageStore, NewMessage, PurgeReport, QueueObserver,
+    Limits, MessageId, MessageRecord, MessageStore, NewMessage, PurgeReport, QueueObserver, State,
     StoreError, StoreStats, Timestamp,
 };
 use depth::Depths;
 use disk_space::DiskSpace;
 use flusher::Flusher;
+use ops::EndFn;
+use tokio::sync::oneshot;
 use transitions::Bounds;
 use tx::{Committed, Corruption, Trees, TxResult, storage};
+use writer::{Job, Writer};
 
 /// The store format this code writes (`meta/format`).
 const STORE_FORMAT: u32 = 1;
@@ -74,6 +78,8 @@ pub struct OpenReport {
 #[derive(Clone)]
 pub struct SledStore {
     inner: Arc<Inner>,
+    /// Applies every state change (one thread; see `writer.rs`).
+    writer: Arc<Writer>,
 }
 
 pub(crate) struct Inner {
@@ -152,9 +158,9 @@ impl SledStore {
             depths_rebuilt = report.depths_rebuilt,
         );
         inner.open_report = report;
-        Ok(SledStore {
-            inner: Arc::new(inner),
-        })
+        let inner = Arc::new(inner);
+        let writer = Arc::new(Writer::start(Arc::clone(&inner))?);
+        Ok(SledStore { inner, writer })
     }
 
     /// What `open` did and how long it took.
@@ -189,6 +195,28 @@ impl SledStore {
             });
         }
         Ok(out)
+    }
+
+    /// Runs a state change on the writer thread.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.ensure_open()?;
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Job::Run(Box::new(move |i| {
+            let _ = tx.send(f(i));
+        })))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Ends a lease on the writer thread, merged with other lease endings.
+    async fn end_lease(&self, lease: &LeaseToken, f: EndFn) -> Result<MessageRecord, StoreError> {
+        self.inner.ensure_open()?;
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Job::EndLease(lease.clone(), f, tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -273,13 +301,22 @@ impl Inner {
         &self,
         f: impl Fn(&tx::Tx<'_>) -> TxResult<A>,
     ) -> Result<(A, DurableTicket), StoreError> {
+        self.commit_n(f, 1)
+    }
+
+    /// `commit` of a transaction that carries `ops` merged operations.
+    fn commit_n<A>(
+        &self,
+        f: impl Fn(&tx::Tx<'_>) -> TxResult<A>,
+        ops: usize,
+    ) -> Result<(A, DurableTicket), StoreError> {
         self.ensure_open()?;
         let Committed {
             value,
             deltas,
             corruptions,
         } = self.trees.transact(f)?;
-        let ticket = self.flusher.note_write();
+        let ticket = self.flusher.note_writes(ops as u64);
         for (dest, delta) in deltas {
             self.depths.apply(&dest, delta);
         }
@@ -307,7 +344,10 @@ fn hex(bytes: &[u8]) -> String {
 
 impl MessageStore for SledStore {
     async fn enqueue(&self, msg: NewMessage) -> Result<Enqueued, StoreError> {
-        self.blocking(move |i| i.enqueue(msg)).await
+        self.inner.ensure_open()?;
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Job::Enqueue(msg, tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn wait_durable(&self, ticket: DurableTicket) -> Result<(), StoreError> {
@@ -322,7 +362,7 @@ impl MessageStore for SledStore {
         max: usize,
     ) -> Result<Vec<Leased>, StoreError> {
         let dest = destination.to_owned();
-        self.blocking(move |i| i.lease(&dest, now, lease_for, max))
+        self.write(move |i| i.lease(&dest, now, lease_for, max))
             .await
     }
 
@@ -332,8 +372,7 @@ impl MessageStore for SledStore {
         now: Timestamp,
         lease_for: Duration,
     ) -> Result<Leased, StoreError> {
-        self.blocking(move |i| i.lease_one(id, now, lease_for))
-            .await
+        self.write(move |i| i.lease_one(id, now, lease_for)).await
     }
 
     async fn complete(
@@ -342,9 +381,24 @@ impl MessageStore for SledStore {
         completion: Completion,
         now: Timestamp,
     ) -> Result<MessageRecord, StoreError> {
-        let lease = lease.clone();
-        self.blocking(move |i| i.complete(&lease, completion, now))
-            .await
+        let b = self.inner.bounds;
+        self.end_lease(
+            lease,
+            Box::new(move |s| match &completion {
+                Completion::Delivered { detail } => {
+                    transitions::finished(s, State::Delivered, detail, None, now, b)
+                }
+                Completion::Forwarded { detail, receipt } => transitions::finished(
+                    s,
+                    State::Forwarded,
+                    detail,
+                    Some(receipt.clone()),
+                    now,
+                    b,
+                ),
+            }),
+        )
+        .await
     }
 
     async fn retry_later(
@@ -354,9 +408,12 @@ impl MessageStore for SledStore {
         not_before: Timestamp,
         now: Timestamp,
     ) -> Result<MessageRecord, StoreError> {
-        let (lease, error) = (lease.clone(), error.to_owned());
-        self.blocking(move |i| i.retry_later(&lease, &error, not_before, now))
-            .await
+        let (b, error) = (self.inner.bounds, error.to_owned());
+        self.end_lease(
+            lease,
+            Box::new(move |s| transitions::retry_later(s, &error, not_before, now, b)),
+        )
+        .await
     }
 
     async fn kill(
@@ -365,17 +422,23 @@ impl MessageStore for SledStore {
         reason: &str,
         now: Timestamp,
     ) -> Result<MessageRecord, StoreError> {
-        let (lease, reason) = (lease.clone(), reason.to_owned());
-        self.blocking(move |i| i.kill(&lease, &reason, now)).await
+        let (b, reason) = (self.inner.bounds, reason.to_owned());
+        self.end_lease(
+            lease,
+            Box::new(move |s| transitions::dead(s, &reason, now, b)),
+        )
+        .await
     }
 
     async fn release(&self, lease: &LeaseToken, now: Timestamp) -> Result<(), StoreError> {
-        let lease = lease.clone();
-        self.blocking(move |i| i.release(&lease, now)).await
+        let b = self.inner.bounds;
+        self.end_lease(lease, Box::new(move |s| transitions::released(s, now, b)))
+            .await
+            .map(|_| ())
     }
 
     async fn expire_leases(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.blocking(move |i| i.expire_leases(now, "lease expired"))
+        self.write(move |i| i.expire_leases(now, "lease expired"))
             .await
     }
 
@@ -387,7 +450,7 @@ impl MessageStore for SledStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let detail = detail.to_owned();
-        self.blocking(move |i| i.record_event(id, kind, &detail, now))
+        self.write(move |i| i.record_event(id, kind, &detail, now))
             .await
     }
 
@@ -420,11 +483,11 @@ impl MessageStore for SledStore {
     }
 
     async fn replay(&self, id: MessageId, now: Timestamp) -> Result<MessageRecord, StoreError> {
-        self.blocking(move |i| i.replay(id, now)).await
+        self.write(move |i| i.replay(id, now)).await
     }
 
     async fn purge(&self, id: MessageId) -> Result<(), StoreError> {
-        self.blocking(move |i| i.purge(id)).await
+        self.write(move |i| i.purge(id)).await
     }
 
     async fn purge_finished(
@@ -461,10 +524,14 @@ impl MessageStore for SledStore {
         if self.inner.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || inner.flusher.stop())
-            .await
-            .map_err(|e| StoreError::Storage(format!("close task failed: {e}")))?;
+        let (inner, writer) = (Arc::clone(&self.inner), Arc::clone(&self.writer));
+        // Writes handed to the writer before the close are applied, then the final flush.
+        tokio::task::spawn_blocking(move || {
+            writer.stop();
+            inner.flusher.stop()
+        })
+        .await
+        .map_err(|e| StoreError::Storage(format!("close task failed: {e}")))?;
         match self.inner.flusher.failure() {
             Some(msg) => Err(StoreError::Storage(msg.to_string())),
             None => Ok(()),

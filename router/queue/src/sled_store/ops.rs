@@ -12,9 +12,20 @@ use super::record::{Stored, decode_payload, decode_record, encode_payload};
 use super::transitions;
 use super::tx::{Tx, TxResult, storage};
 use crate::api::{
-    Completion, DurableTicket, Enqueued, EventKind, LeaseToken, Leased, Limits, MessageId,
-    MessageRecord, NewMessage, State, StoreError, Timestamp,
+    DurableTicket, Enqueued, EventKind, LeaseToken, Leased, Limits, MessageId, MessageRecord,
+    NewMessage, State, StoreError, Timestamp,
 };
+
+/// How a lease ends: the leased record's next form.
+pub(crate) type EndFn = Box<dyn Fn(&Stored) -> Stored + Send>;
+
+/// The same failure for every operation of a failed batch (`StoreError` is not `Clone`).
+pub(crate) fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Closed => StoreError::Closed,
+        other => StoreError::Storage(other.to_string()),
+    }
+}
 
 /// Last error of a message whose payload is gone while it still had to be delivered.
 pub(crate) const PAYLOAD_LOST: &str = "payload missing or corrupt";
@@ -40,36 +51,122 @@ impl Inner {
         }
     }
 
-    pub(crate) fn enqueue(&self, msg: NewMessage) -> Result<Enqueued, StoreError> {
-        if msg.destination.is_empty() {
-            return Err(StoreError::InvalidMessage {
-                reason: "destination id is empty",
-            });
-        }
-        if msg.destination.len() > MAX_DESTINATION_LEN {
-            return Err(StoreError::InvalidMessage {
-                reason: "destination id is longer than 1024 bytes",
-            });
-        }
-        self.ensure_open()?;
-        let size = msg.payload.len() as u64;
+    /// Enqueues several messages in one transaction (one sled commit instead of one per
+    /// message: the writer thread merges concurrent enqueues). Each message gets its own
+    /// answer, exactly as `enqueue` would have given it; a duplicate within the batch sees the
+    /// first copy (a transaction reads its own writes).
+    pub(crate) fn enqueue_batch(&self, msgs: Vec<NewMessage>) -> Vec<Result<Enqueued, StoreError>> {
+        let mut results: Vec<Option<Result<Enqueued, StoreError>>> =
+            msgs.iter().map(|_| None).collect();
         let limits = self
             .limits
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        if let Err(refused) = self.check_limits(&msg, size, &limits) {
-            // A resubmission gets its original answer even when the limits are reached; the
-            // lookup is only paid on this path (the transaction deduplicates otherwise).
-            if let Some(existing) = self.read_record(msg.id)? {
-                let ticket = self.flusher.current();
-                return Ok(self.dedup(existing, &msg, ticket));
-            }
-            return Err(refused);
+        struct Candidate<'m> {
+            index: usize,
+            msg: &'m NewMessage,
+            fresh: Stored,
+            sealed: Vec<u8>,
+            size: u64,
         }
-        let result = self.enqueue_reserved(&msg);
-        self.depths.unreserve(&msg.destination, size);
-        result
+        let mut candidates = Vec::with_capacity(msgs.len());
+        for (index, msg) in msgs.iter().enumerate() {
+            match self.admit(msg, &limits) {
+                Err(answer) => results[index] = Some(*answer),
+                // sled's generate_id is unique and increasing across restarts; it must not be
+                // called inside a transaction (sled #1139).
+                Ok(size) => match self.trees.db.generate_id() {
+                    Ok(seq) => candidates.push(Candidate {
+                        index,
+                        msg,
+                        fresh: transitions::accepted(msg, seq, self.bounds),
+                        sealed: encode_payload(&msg.payload),
+                        size,
+                    }),
+                    Err(e) => {
+                        self.depths.unreserve(&msg.destination, size);
+                        results[index] = Some(Err(storage(e)));
+                    }
+                },
+            }
+        }
+        if !candidates.is_empty() {
+            let outcome = self.commit_n(
+                |tx| {
+                    let mut existing = Vec::with_capacity(candidates.len());
+                    for c in &candidates {
+                        if let Some(found) = tx.load(c.msg.id)? {
+                            existing.push(Some(found));
+                            continue;
+                        }
+                        tx.put_sealed_payload(c.msg.id, &c.sealed)?;
+                        tx.write(None, Some(&c.fresh))?;
+                        existing.push(None);
+                    }
+                    Ok(existing)
+                },
+                candidates.len(),
+            );
+            match outcome {
+                Ok((existing, ticket)) => {
+                    for (c, found) in candidates.iter().zip(existing) {
+                        results[c.index] = Some(Ok(match found {
+                            Some(e) => self.dedup(e, c.msg, self.flusher.current()),
+                            None => Enqueued::Accepted {
+                                record: c.fresh.rec.clone(),
+                                ticket,
+                            },
+                        }));
+                    }
+                }
+                Err(e) => {
+                    for c in &candidates {
+                        results[c.index] = Some(Err(copy_error(&e)));
+                    }
+                }
+            }
+            for c in &candidates {
+                self.depths.unreserve(&c.msg.destination, c.size);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(StoreError::Storage("enqueue produced no result".into())))
+            })
+            .collect()
+    }
+
+    /// Checks a message before it is written: its destination id, the store's state, the
+    /// free-disk floor and the destination's byte limit (reserving its bytes, which the caller
+    /// releases). `Err` carries the final answer: a refusal, or, when a limit is reached but
+    /// the message is already stored, the original answer (resubmissions always get it).
+    fn admit(
+        &self,
+        msg: &NewMessage,
+        limits: &Limits,
+    ) -> Result<u64, Box<Result<Enqueued, StoreError>>> {
+        if msg.destination.is_empty() {
+            return Err(Box::new(Err(StoreError::InvalidMessage {
+                reason: "destination id is empty",
+            })));
+        }
+        if msg.destination.len() > MAX_DESTINATION_LEN {
+            return Err(Box::new(Err(StoreError::InvalidMessage {
+                reason: "destination id is longer than 1024 bytes",
+            })));
+        }
+        self.ensure_open().map_err(|e| Box::new(Err(e)))?;
+        let size = msg.payload.len() as u64;
+        if let Err(refused) = self.check_limits(msg, size, limits) {
+            return Err(Box::new(match self.read_record(msg.id) {
+                Ok(Some(existing)) => Ok(self.dedup(existing, msg, self.flusher.current())),
+                Ok(None) => Err(refused),
+                Err(e) => Err(e),
+            }));
+        }
+        Ok(size)
     }
 
     /// Checks the free-disk floor, then reserves the destination's bytes (released by the
@@ -96,29 +193,6 @@ impl Inner {
                 pending_bytes: r.pending_bytes,
                 limit: limits.max_pending_bytes_per_destination,
             })
-    }
-
-    fn enqueue_reserved(&self, msg: &NewMessage) -> Result<Enqueued, StoreError> {
-        // sled's generate_id is unique and increasing across restarts; it must not be called
-        // inside a transaction (sled #1139).
-        let seq = self.trees.db.generate_id().map_err(storage)?;
-        let fresh = transitions::accepted(msg, seq, self.bounds);
-        let sealed = encode_payload(&msg.payload);
-        let (existing, ticket) = self.commit(|tx| {
-            if let Some(existing) = tx.load(msg.id)? {
-                return Ok(Some(existing));
-            }
-            tx.put_sealed_payload(msg.id, &sealed)?;
-            tx.write(None, Some(&fresh))?;
-            Ok(None)
-        })?;
-        Ok(match existing {
-            Some(existing) => self.dedup(existing, msg, self.flusher.current()),
-            None => Enqueued::Accepted {
-                record: fresh.rec,
-                ticket,
-            },
-        })
     }
 
     /// Leases `old` (whose current form is `base`, e.g. after an implicit expiry).
@@ -182,71 +256,37 @@ impl Inner {
         }
     }
 
-    /// Ends a lease: `f` turns the leased record into its next form.
-    fn end_lease(
+    /// Ends several leases in one transaction (the writer thread merges concurrent
+    /// completions). Each gets the answer `end_lease` would have given it.
+    pub(crate) fn end_lease_batch(
         &self,
-        lease: &LeaseToken,
-        f: impl Fn(&Stored) -> Stored,
-    ) -> Result<MessageRecord, StoreError> {
-        let id = lease.id;
-        let (result, _) = self.commit(|tx| {
-            let Some(old) = tx.load(id)? else {
-                return Ok(Err(StoreError::NotFound(id)));
-            };
-            if old.rec.state != State::Delivering || old.lease_counter != lease.token {
-                return Ok(Err(StoreError::LeaseLost(id)));
-            }
-            let new = f(&old);
-            tx.write(Some(&old), Some(&new))?;
-            Ok(Ok(new.rec))
-        })?;
-        result
-    }
-
-    pub(crate) fn complete(
-        &self,
-        lease: &LeaseToken,
-        completion: Completion,
-        now: Timestamp,
-    ) -> Result<MessageRecord, StoreError> {
-        let b = self.bounds;
-        self.end_lease(lease, |s| match &completion {
-            Completion::Delivered { detail } => {
-                transitions::finished(s, State::Delivered, detail, None, now, b)
-            }
-            Completion::Forwarded { detail, receipt } => {
-                transitions::finished(s, State::Forwarded, detail, Some(receipt.clone()), now, b)
-            }
-        })
-    }
-
-    pub(crate) fn retry_later(
-        &self,
-        lease: &LeaseToken,
-        error: &str,
-        not_before: Timestamp,
-        now: Timestamp,
-    ) -> Result<MessageRecord, StoreError> {
-        let b = self.bounds;
-        self.end_lease(lease, |s| {
-            transitions::retry_later(s, error, not_before, now, b)
-        })
-    }
-
-    pub(crate) fn kill(
-        &self,
-        lease: &LeaseToken,
-        reason: &str,
-        now: Timestamp,
-    ) -> Result<MessageRecord, StoreError> {
-        let b = self.bounds;
-        self.end_lease(lease, |s| transitions::dead(s, reason, now, b))
-    }
-
-    pub(crate) fn release(&self, lease: &LeaseToken, now: Timestamp) -> Result<(), StoreError> {
-        let b = self.bounds;
-        self.end_lease(lease, |s| transitions::released(s, now, b))
-            .map(|_| ())
+        items: &[(LeaseToken, EndFn)],
+    ) -> Vec<Result<MessageRecord, StoreError>> {
+        let outcome = self.commit_n(
+            |tx| {
+                let mut out = Vec::with_capacity(items.len());
+                for (lease, f) in items {
+                    let id = lease.id;
+                    let Some(old) = tx.load(id)? else {
+                        out.push(Err(StoreError::NotFound(id)));
+                        continue;
+                    };
+                    if old.rec.state != State::Delivering || old.lease_counter != lease.token {
+                        out.push(Err(StoreError::LeaseLost(id)));
+                        continue;
+                    }
+                    let new = f(&old);
+                    tx.write(Some(&old), Some(&new))?;
+                    out.push(Ok(new.rec));
+                }
+                Ok(out)
+            },
+            items.len(),
+        );
+        match outcome {
+            Ok((out, _)) => out,
+            Err(e) => items.iter().map(|_| Err(copy_error(&e))).collect(),
+        }
     }
 
     pub(crate) fn record_event(

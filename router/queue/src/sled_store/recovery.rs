@@ -95,7 +95,7 @@ impl Inner {
             .meta
             .insert(COUNTERS_VALID, &[1u8])
             .map_err(storage)?;
-        self.flusher.note_write();
+        self.flusher.note_writes(1);
         self.depths.replace_all(map);
         Ok(true)
     }

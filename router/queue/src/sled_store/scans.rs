@@ -94,9 +94,11 @@ impl Inner {
         while out.len() < max {
             let batch = self.scan(index, from.clone(), Bound::Included(hi.clone()), BATCH)?;
             let full = batch.len() == BATCH;
+            // Candidates of this scan batch, leased together in one transaction.
+            let mut candidates = Vec::new();
             for (key, value) in &batch {
-                if out.len() >= max {
-                    return Ok(());
+                if out.len() + candidates.len() >= max {
+                    break;
                 }
                 from = Bound::Excluded(key.to_vec());
                 let (Some(id), Some(seq)) = (keys::value_id(value), keys::trailing_seq(key)) else {
@@ -109,23 +111,38 @@ impl Inner {
                         .map(Timestamp),
                     _ => None,
                 };
-                let (attempt, _) = self.commit(|tx| {
-                    let Some(old) = tx.load(id)? else {
-                        tx.drop_dangling(index, key, dest, seq)?;
-                        return Ok(None);
-                    };
-                    // Stale candidate: another transaction moved it after we read the index.
-                    if old.rec.state != State::Queued
-                        || old.rec.not_before != not_before
-                        || old.rec.destination != dest
-                    {
-                        return Ok(None);
+                candidates.push((key, id, seq, not_before));
+            }
+            if !candidates.is_empty() {
+                let (attempts, _) = self.commit_n(
+                    |tx| {
+                        let mut leased = Vec::with_capacity(candidates.len());
+                        for (key, id, seq, not_before) in &candidates {
+                            let Some(old) = tx.load(*id)? else {
+                                tx.drop_dangling(index, key, dest, *seq)?;
+                                continue;
+                            };
+                            // Stale candidate: another transaction moved it after we read the index.
+                            if old.rec.state != State::Queued
+                                || old.rec.not_before != *not_before
+                                || old.rec.destination != dest
+                            {
+                                continue;
+                            }
+                            leased.push(self.lease_in_tx(tx, &old, &old, now, lease_for)?);
+                        }
+                        Ok(leased)
+                    },
+                    candidates.len(),
+                )?;
+                for attempt in attempts {
+                    if let LeaseAttempt::Leased(l) = attempt {
+                        out.push(*l);
                     }
-                    Ok(Some(self.lease_in_tx(tx, &old, &old, now, lease_for)?))
-                })?;
-                if let Some(LeaseAttempt::Leased(l)) = attempt {
-                    out.push(*l);
                 }
+            }
+            if out.len() >= max {
+                return Ok(());
             }
             if !full {
                 break;
