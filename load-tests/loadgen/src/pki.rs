@@ -66,6 +66,13 @@ impl LoadPki {
     pub fn router_key(&self) -> PathBuf {
         self.dir.join("router.key")
     }
+    /// The router's receipt signing key and certificate.
+    pub fn receipt_key(&self) -> PathBuf {
+        self.dir.join("router-receipts.key")
+    }
+    pub fn receipt_cert(&self) -> PathBuf {
+        self.dir.join("router-receipts.crt")
+    }
     /// Signing key (PKCS#8 PEM) of `kind`.
     pub fn signing_key(&self, kind: KeyKind) -> PathBuf {
         match kind {
@@ -87,7 +94,8 @@ impl LoadPki {
         let pki = LoadPki {
             dir: dir.to_owned(),
         };
-        if !pki.ca_cert().exists() {
+        // A PKI from an older router may lack files newer routers need (the receipt key).
+        if !pki.ca_cert().exists() || !pki.receipt_key().exists() {
             run(Command::new(router_bin).arg("certs").arg("--out").arg(dir))?;
         }
         let (key, cert) = (

@@ -63,6 +63,10 @@ key = {key}
 [admin]
 listen = "{admin}"
 
+[receipts]
+key = {rkey}
+cert = {rcert}
+
 [delivery.retry]
 min_delay = "100ms"
 max_delay = "1s"
@@ -82,6 +86,8 @@ authors = ["psw:*"]
         admin = c.admin,
         cert = path(c.pki.router_cert()),
         key = path(c.pki.router_key()),
+        rkey = path(c.pki.receipt_key()),
+        rcert = path(c.pki.receipt_cert()),
         ec = path(c.pki.signing_cert(KeyKind::EcdsaP256)),
         rsa = path(c.pki.signing_cert(KeyKind::Rsa2048)),
     );

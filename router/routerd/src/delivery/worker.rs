@@ -50,7 +50,12 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             break;
         }
-        let free = ctx.concurrency.saturating_sub(attempts.len());
+        // Lease in batches: waiting until half the slots are free (or none is busy) lets one
+        // lease transaction carry several messages instead of one per finished attempt.
+        let free = match ctx.concurrency.saturating_sub(attempts.len()) {
+            f if attempts.is_empty() || f * 2 >= ctx.concurrency => f,
+            _ => 0,
+        };
         // Ask the breaker only when an attempt could start: a probe it hands out must be used
         // or given back, or the breaker stays half-open for good.
         let (allowed, probe) = admission(&ctx.breaker, free, Instant::now());
