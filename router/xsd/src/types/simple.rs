@@ -90,26 +90,23 @@ pub(crate) fn replace_ws(s: &str) -> Cow<'_, str> {
 /// `whiteSpace="collapse"`.
 pub(crate) fn collapse_ws(s: &str) -> Cow<'_, str> {
     let trimmed = s.trim_matches(is_xml_space);
-    let needs_work = trimmed
-        .as_bytes()
-        .windows(2)
-        .any(|w| matches!(w, [b' ', b' ']))
-        || trimmed.contains(['\t', '\n', '\r']);
+    let bytes = trimmed.as_bytes();
+    let needs_work = bytes.windows(2).any(|w| matches!(w, [b' ', b' ']))
+        || bytes.iter().any(|b| matches!(b, b'\t' | b'\n' | b'\r'));
     if !needs_work {
         return Cow::Borrowed(trimmed);
     }
+    // XML whitespace is ASCII, so runs between it can be copied whole (and stay UTF-8).
     let mut out = String::with_capacity(trimmed.len());
-    let mut space = false;
-    for c in trimmed.chars() {
-        if is_xml_space(c) {
-            space = true;
-        } else {
-            if space {
-                out.push(' ');
-                space = false;
-            }
-            out.push(c);
+    for (i, word) in trimmed
+        .split(|c: char| is_xml_space(c))
+        .filter(|w| !w.is_empty())
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(' ');
         }
+        out.push_str(word);
     }
     Cow::Owned(out)
 }
