@@ -23,7 +23,7 @@ const TEST_NAME: &str = "acknowledged_messages_survive_sigkill_at_random_moments
 const DEST: &str = "crash";
 
 /// The payload of a message is a function of its id, so the parent can check it byte for byte.
-/// One in 16 is 200 KB, above sled's blob threshold, so blob files are exercised too.
+/// One in 16 is 200 KB, above the spill threshold, so spill files are exercised too.
 fn payload_for(id: Uuid) -> Vec<u8> {
     let mut x = (id.as_u128() as u64) | 1;
     let len = if x.is_multiple_of(16) {

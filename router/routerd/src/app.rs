@@ -36,6 +36,13 @@ pub struct App {
     /// Leases of mailbox messages fetched and not yet closed (lost on restart: the store then
     /// returns those messages to the mailbox anyway).
     pub mailbox_leases: Mutex<HashMap<Uuid, LeaseToken>>,
+    /// Checks of large messages (above the inline size) that may run at once.
+    pub heavy_checks: tokio::sync::Semaphore,
+}
+
+/// Large-message checks at once: one per core (they are CPU-bound), at least two.
+pub fn heavy_check_permits() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
 }
 
 impl App {

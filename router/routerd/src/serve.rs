@@ -206,6 +206,7 @@ pub async fn start(p: Prepared) -> Result<Router, StartError> {
         peers: built.peers,
         receipts,
         mailbox_leases: Default::default(),
+        heavy_checks: tokio::sync::Semaphore::new(crate::app::heavy_check_permits()),
     });
     Ok(Router { app, public_tls })
 }

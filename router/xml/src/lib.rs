@@ -22,7 +22,7 @@ mod tree;
 
 pub use error::{XmlError, XmlErrorCategory};
 pub use limits::Limits;
-pub use parser::parse;
+pub use parser::{parse, parse_shared};
 pub use position::Position;
 pub use tree::{Attribute, Children, Document, Element, Node, NodeId};
 

@@ -2,6 +2,7 @@
 //! enforces everything else (UTF-8, characters, names, namespaces, references,
 //! structure, limits).
 
+use bytes::Bytes;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
@@ -18,6 +19,12 @@ use crate::{Limits, Position, XML_NAMESPACE, XMLNS_NAMESPACE, XmlError};
 /// references other than the five predefined ones, and anything that is not
 /// namespace-well-formed XML 1.0.
 pub fn parse(input: &[u8], limits: &Limits) -> Result<Document> {
+    parse_shared(Bytes::copy_from_slice(input), limits)
+}
+
+/// Like [`parse`], sharing `input` with the caller instead of copying it: the document keeps
+/// it (for positions in error messages), so a request body is held once, not twice.
+pub fn parse_shared(input: Bytes, limits: &Limits) -> Result<Document> {
     if input.len() >= u32::MAX as usize {
         return Err(XmlError::InputTooLarge { len: input.len() });
     }
@@ -46,7 +53,7 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<Document> {
         });
     }
     parser.run()?;
-    Ok(parser.finish(bom))
+    Ok(parser.finish(bom, input.slice(bom..)))
 }
 
 struct Open {
@@ -121,9 +128,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn finish(self, bom: usize) -> Document {
+    fn finish(self, bom: usize, source: Bytes) -> Document {
         Document {
-            source: self.text.into(),
+            source,
             bom: to_u32(bom),
             line_starts: std::sync::OnceLock::new(),
             nodes: self.nodes,

@@ -101,7 +101,7 @@ pub struct Document {
     pub(crate) root: u32,
     /// The input after the BOM, kept so positions can be computed on demand
     /// instead of on the hot path.
-    pub(crate) source: Box<str>,
+    pub(crate) source: bytes::Bytes,
     pub(crate) bom: u32,
     pub(crate) line_starts: OnceLock<Vec<u32>>,
 }
@@ -167,7 +167,7 @@ impl Document {
     /// Line and column of byte `offset` (after the BOM). The line index is
     /// built on first use, O(n) once; each lookup is O(log lines + column).
     fn position_at(&self, offset: u32) -> Position {
-        let bytes = self.source.as_bytes();
+        let bytes: &[u8] = &self.source;
         let starts = self.line_starts.get_or_init(|| {
             let mut starts = vec![0u32];
             for (i, b) in bytes.iter().enumerate() {

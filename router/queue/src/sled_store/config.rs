@@ -36,6 +36,9 @@ pub struct SledConfig {
     /// The time `open` uses when it returns the previous process's leases to `Queued`.
     /// `None` (default): the wall clock. Tests that drive time set it.
     pub now_at_open: Option<Timestamp>,
+    /// Payloads of at least this many bytes are kept in spill files, not in sled (which keeps
+    /// values resident in memory). Default 64 KiB.
+    pub spill_threshold: usize,
     /// How long `open` waits for the directory's lock (held by another process, or by a store
     /// of this process that was just dropped and is still being freed). Default 5 s.
     pub lock_wait: Duration,
@@ -56,6 +59,7 @@ impl SledConfig {
             group_commit: true,
             now_at_open: None,
             lock_wait: Duration::from_secs(5),
+            spill_threshold: 64 * 1024,
         }
     }
 }
@@ -73,6 +77,7 @@ impl fmt::Debug for SledConfig {
             .field("group_commit", &self.group_commit)
             .field("now_at_open", &self.now_at_open)
             .field("lock_wait", &self.lock_wait)
+            .field("spill_threshold", &self.spill_threshold)
             .finish_non_exhaustive()
     }
 }

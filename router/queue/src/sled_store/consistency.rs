@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::Inner;
 use super::depth::DepthDelta;
-use super::record::{decode_payload, decode_record};
+use super::record::{PayloadRef, decode_payload_ref, decode_record};
 use super::tx::{Entry, Index, decode_counters, index_entries, storage};
 use crate::api::{Depth, State, StoreError};
 
@@ -70,15 +70,25 @@ impl Inner {
                 (false, Some(_)) => report
                     .problems
                     .push(format!("payload of {id} is present after it was purged")),
-                (true, Some(p)) => match decode_payload(&p) {
-                    Ok(bytes) if bytes.len() as u64 == s.rec.size => {}
-                    Ok(bytes) => report.problems.push(format!(
-                        "payload of {id} has {} bytes, record says {}",
-                        bytes.len(),
-                        s.rec.size
-                    )),
-                    Err(e) => report.problems.push(format!("payload of {id}: {e}")),
-                },
+                (true, Some(p)) => {
+                    let len = match decode_payload_ref(&p) {
+                        Ok(PayloadRef::Inline(bytes)) => Ok(bytes.len() as u64),
+                        Ok(PayloadRef::Spilled { len, crc }) => self
+                            .spill
+                            .read(id, len, crc)
+                            .map(|b| b.len() as u64)
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match len {
+                        Ok(n) if n == s.rec.size => {}
+                        Ok(n) => report.problems.push(format!(
+                            "payload of {id} has {n} bytes, record says {}",
+                            s.rec.size
+                        )),
+                        Err(e) => report.problems.push(format!("payload of {id}: {e}")),
+                    }
+                }
                 (false, None) => {}
             }
         }

@@ -21,6 +21,8 @@ pub(crate) struct FileSyncer {
     blobs: HashMap<OsString, u64>,
     /// Entry names of the store directory at the last sync (snapshots come and go by rename).
     dir_names: Vec<OsString>,
+    /// Spilled payloads whose directory entries must be durable with the flush.
+    spill: std::sync::Arc<super::spill::Spill>,
 }
 
 fn sync_dir(path: &Path) -> io::Result<()> {
@@ -39,7 +41,7 @@ fn names(path: &Path) -> io::Result<Vec<OsString>> {
 impl FileSyncer {
     /// Syncs everything sled may have created since the directory was made: `conf`, `db`, every
     /// blob, `blobs/`, the store directory and its parent.
-    pub(crate) fn open(dir: &Path) -> io::Result<Self> {
+    pub(crate) fn open(dir: &Path, spill: std::sync::Arc<super::spill::Spill>) -> io::Result<Self> {
         let dir = dir.canonicalize()?;
         let log = File::open(dir.join("db"))?;
         let conf = dir.join("conf");
@@ -52,6 +54,7 @@ impl FileSyncer {
             log,
             blobs: HashMap::new(),
             dir_names: Vec::new(),
+            spill,
         };
         s.sync_blobs()?;
         s.dir_names = names(&dir)?;
@@ -65,6 +68,7 @@ impl FileSyncer {
     /// Called right after `Db::flush` returned: makes what that flush wrote durable.
     pub(crate) fn after_flush(&mut self) -> io::Result<()> {
         self.log.sync_data()?;
+        self.spill.sync_dir_if_dirty()?;
         self.sync_blobs()?;
         let now = names(&self.dir)?;
         if now != self.dir_names {

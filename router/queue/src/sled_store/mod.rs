@@ -12,6 +12,7 @@ mod ops;
 mod record;
 mod recovery;
 mod scans;
+mod spill;
 mod transitions;
 mod tx;
 mod writer;
@@ -84,6 +85,8 @@ pub struct SledStore {
 
 pub(crate) struct Inner {
     trees: Trees,
+    spill: Arc<spill::Spill>,
+    spill_threshold: usize,
     flusher: Flusher,
     depths: Depths,
     disk: DiskSpace,
@@ -114,9 +117,21 @@ impl SledStore {
         let db = open_db(&config)?;
         let trees = Trees::open(db.clone()).map_err(storage)?;
         check_format(&trees)?;
+        let spill =
+            Arc::new(spill::Spill::open(&config.dir).map_err(|e| {
+                StoreError::Storage(format!("cannot open the spill directory: {e}"))
+            })?);
+        // Files of payloads whose pointer never committed or was removed before a crash.
+        let payloads = trees.payloads.clone();
+        let orphans = spill
+            .clean(|id| payloads.contains_key(id.as_bytes()).unwrap_or(true))
+            .map_err(|e| StoreError::Storage(format!("cannot clean the spill directory: {e}")))?;
+        if orphans > 0 {
+            tracing::info!(orphans, "Removed spill files without a payload pointer.");
+        }
         report.sled = t.elapsed();
         let t = Instant::now();
-        let files = files::FileSyncer::open(&config.dir)
+        let files = files::FileSyncer::open(&config.dir, Arc::clone(&spill))
             .map_err(|e| StoreError::Storage(format!("cannot sync store files: {e}")))?;
         let flusher = Flusher::start(
             db,
@@ -128,6 +143,8 @@ impl SledStore {
         report.sync = t.elapsed();
         let mut inner = Inner {
             trees,
+            spill,
+            spill_threshold: config.spill_threshold,
             flusher,
             depths: Depths::default(),
             disk: DiskSpace::new(config.dir.clone(), config.disk_check_interval),
@@ -315,7 +332,11 @@ impl Inner {
             value,
             deltas,
             corruptions,
-        } = self.trees.transact(f)?;
+            spill_removals,
+        } = self.trees.transact(&self.spill, f)?;
+        for id in spill_removals {
+            self.spill.remove(id);
+        }
         let ticket = self.flusher.note_writes(ops as u64);
         for (dest, delta) in deltas {
             self.depths.apply(&dest, delta);
@@ -345,8 +366,19 @@ fn hex(bytes: &[u8]) -> String {
 impl MessageStore for SledStore {
     async fn enqueue(&self, msg: NewMessage) -> Result<Enqueued, StoreError> {
         self.inner.ensure_open()?;
+        // A large payload is written and synced here, off the writer (docs/queue.md §15).
+        let staged = if msg.payload.len() >= self.inner.spill_threshold {
+            let (inner, id, payload) = (Arc::clone(&self.inner), msg.id, msg.payload.clone());
+            let staged = tokio::task::spawn_blocking(move || inner.spill.stage(id, &payload))
+                .await
+                .map_err(|e| StoreError::Storage(format!("spill task failed: {e}")))?
+                .map_err(|e| StoreError::Storage(format!("cannot write the payload: {e}")))?;
+            Some(staged)
+        } else {
+            None
+        };
         let (tx, rx) = oneshot::channel();
-        self.writer.send(Job::Enqueue(msg, tx))?;
+        self.writer.send(Job::Enqueue(msg, staged, tx))?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 

@@ -8,7 +8,10 @@ use bytes::Bytes;
 
 use super::Inner;
 use super::keys::MAX_DESTINATION_LEN;
-use super::record::{Stored, decode_payload, decode_record, encode_payload};
+use super::record::{
+    PayloadRef, Stored, decode_payload_ref, decode_record, encode_payload, encode_spill_pointer,
+};
+use super::spill::Staged;
 use super::transitions;
 use super::tx::{Tx, TxResult, storage};
 use crate::api::{
@@ -53,9 +56,14 @@ impl Inner {
 
     /// Enqueues several messages in one transaction (one sled commit instead of one per
     /// message: the writer thread merges concurrent enqueues). Each message gets its own
-    /// answer, exactly as `enqueue` would have given it; a duplicate within the batch sees the
-    /// first copy (a transaction reads its own writes).
-    pub(crate) fn enqueue_batch(&self, msgs: Vec<NewMessage>) -> Vec<Result<Enqueued, StoreError>> {
+    /// answer, exactly as a lone enqueue would have given it; a duplicate within the batch sees
+    /// the first copy (a transaction reads its own writes). A message with a staged spill file
+    /// (docs/queue.md §15) has it renamed into place before the transaction, unless its id is
+    /// already taken: a resubmission never replaces an acknowledged payload.
+    pub(crate) fn enqueue_batch(
+        &self,
+        msgs: Vec<(NewMessage, Option<Staged>)>,
+    ) -> Vec<Result<Enqueued, StoreError>> {
         let mut results: Vec<Option<Result<Enqueued, StoreError>>> =
             msgs.iter().map(|_| None).collect();
         let limits = self
@@ -63,32 +71,82 @@ impl Inner {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        enum Body {
+            Inline(Vec<u8>),
+            /// The pointer, and whether this batch moved the file into place.
+            Spilled(Vec<u8>, bool),
+        }
         struct Candidate<'m> {
             index: usize,
             msg: &'m NewMessage,
             fresh: Stored,
-            sealed: Vec<u8>,
+            body: Body,
             size: u64,
         }
+        let mut placed = std::collections::HashSet::new();
         let mut candidates = Vec::with_capacity(msgs.len());
-        for (index, msg) in msgs.iter().enumerate() {
-            match self.admit(msg, &limits) {
-                Err(answer) => results[index] = Some(*answer),
-                // sled's generate_id is unique and increasing across restarts; it must not be
-                // called inside a transaction (sled #1139).
-                Ok(size) => match self.trees.db.generate_id() {
-                    Ok(seq) => candidates.push(Candidate {
-                        index,
-                        msg,
-                        fresh: transitions::accepted(msg, seq, self.bounds),
-                        sealed: encode_payload(&msg.payload),
-                        size,
-                    }),
-                    Err(e) => {
-                        self.depths.unreserve(&msg.destination, size);
-                        results[index] = Some(Err(storage(e)));
+        for (index, (msg, staged)) in msgs.iter().enumerate() {
+            let size = match self.admit(msg, &limits) {
+                Ok(size) => size,
+                Err(answer) => {
+                    results[index] = Some(*answer);
+                    if let Some(st) = staged {
+                        self.spill.discard(st);
                     }
-                },
+                    continue;
+                }
+            };
+            let body = match staged {
+                None => Body::Inline(encode_payload(&msg.payload)),
+                Some(st) => {
+                    let pointer = encode_spill_pointer(st.len, st.crc);
+                    // Only this thread writes, so a record read now is what the transaction
+                    // will see; ids placed earlier in this batch are not committed yet.
+                    let taken = placed.contains(&msg.id)
+                        || self
+                            .trees
+                            .records
+                            .contains_key(msg.id.as_bytes())
+                            .unwrap_or(true);
+                    if taken {
+                        self.spill.discard(st);
+                        Body::Spilled(pointer, false)
+                    } else {
+                        match self.spill.commit_staged(msg.id, st) {
+                            Ok(()) => {
+                                placed.insert(msg.id);
+                                Body::Spilled(pointer, true)
+                            }
+                            Err(e) => {
+                                self.spill.discard(st);
+                                self.depths.unreserve(&msg.destination, size);
+                                results[index] = Some(Err(StoreError::Storage(format!(
+                                    "cannot move the payload into place: {e}"
+                                ))));
+                                continue;
+                            }
+                        }
+                    }
+                }
+            };
+            // sled's generate_id is unique and increasing across restarts; it must not be
+            // called inside a transaction (sled #1139).
+            match self.trees.db.generate_id() {
+                Ok(seq) => candidates.push(Candidate {
+                    index,
+                    msg,
+                    fresh: transitions::accepted(msg, seq, self.bounds),
+                    body,
+                    size,
+                }),
+                Err(e) => {
+                    if let Body::Spilled(_, true) = body {
+                        self.spill.remove(msg.id);
+                        placed.remove(&msg.id);
+                    }
+                    self.depths.unreserve(&msg.destination, size);
+                    results[index] = Some(Err(storage(e)));
+                }
             }
         }
         if !candidates.is_empty() {
@@ -100,7 +158,10 @@ impl Inner {
                             existing.push(Some(found));
                             continue;
                         }
-                        tx.put_sealed_payload(c.msg.id, &c.sealed)?;
+                        match &c.body {
+                            Body::Inline(sealed) => tx.put_sealed_payload(c.msg.id, sealed)?,
+                            Body::Spilled(pointer, _) => tx.put_spill_pointer(c.msg.id, pointer)?,
+                        }
                         tx.write(None, Some(&c.fresh))?;
                         existing.push(None);
                     }
@@ -122,6 +183,10 @@ impl Inner {
                 }
                 Err(e) => {
                     for c in &candidates {
+                        if let Body::Spilled(_, true) = c.body {
+                            // No pointer committed: the file is an orphan.
+                            self.spill.remove(c.msg.id);
+                        }
                         results[c.index] = Some(Err(copy_error(&e)));
                     }
                 }
@@ -366,12 +431,16 @@ impl Inner {
     pub(crate) fn read_payload(&self, id: MessageId) -> Result<Option<Bytes>, StoreError> {
         self.ensure_open()?;
         let raw = self.trees.payloads.get(id.as_bytes()).map_err(storage)?;
-        match raw {
-            None => Ok(None),
-            Some(raw) => match decode_payload(&raw) {
-                Ok(p) => Ok(Some(p)),
-                Err(_) => Ok(self.commit(|tx| tx.load_payload(id))?.0),
-            },
+        let Some(raw) = raw else { return Ok(None) };
+        let good = match decode_payload_ref(&raw) {
+            Ok(PayloadRef::Inline(p)) => Some(p),
+            Ok(PayloadRef::Spilled { len, crc }) => self.spill.read(id, len, crc).ok(),
+            Err(_) => None,
+        };
+        match good {
+            Some(p) => Ok(Some(p)),
+            // Bad value or file: the transactional path quarantines it.
+            None => Ok(self.commit(|tx| tx.load_payload(id))?.0),
         }
     }
 }

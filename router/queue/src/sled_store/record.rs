@@ -11,8 +11,11 @@ use uuid::Uuid;
 
 use crate::api::{Event, EventKind, MessageRecord, State, Timestamp};
 
-/// The only format written today.
+/// Records, and payloads kept inside sled.
 pub(crate) const FORMAT_V1: u8 = 1;
+/// A payload kept in a spill file: the value in `payloads` is only a pointer
+/// (`len:u64 LE ‖ content crc32:u32 LE`, in the same checked envelope).
+pub(crate) const FORMAT_SPILLED: u8 = 2;
 const HEADER_LEN: usize = 5;
 
 /// A record as the store keeps it: the API view plus the fields only the store needs.
@@ -126,12 +129,16 @@ fn kind_from(code: u8) -> Result<EventKind, DecodeError> {
 }
 
 fn seal(body: &[u8]) -> Vec<u8> {
+    seal_as(FORMAT_V1, body)
+}
+
+fn seal_as(version: u8, body: &[u8]) -> Vec<u8> {
     let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&[FORMAT_V1]);
+    hasher.update(&[version]);
     hasher.update(body);
     let crc = hasher.finalize();
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
-    out.push(FORMAT_V1);
+    out.push(version);
     out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(body);
     out
@@ -139,6 +146,10 @@ fn seal(body: &[u8]) -> Vec<u8> {
 
 /// Checks version and CRC and returns the body.
 fn open_envelope(raw: &[u8]) -> Result<&[u8], DecodeError> {
+    open_envelope_as(FORMAT_V1, raw)
+}
+
+fn open_envelope_as(want: u8, raw: &[u8]) -> Result<&[u8], DecodeError> {
     let (header, body) = match raw.split_at_checked(HEADER_LEN) {
         Some(parts) => parts,
         None => return Err(DecodeError::Truncated(raw.len())),
@@ -147,7 +158,7 @@ fn open_envelope(raw: &[u8]) -> Result<&[u8], DecodeError> {
         Ok(h) => h,
         Err(_) => return Err(DecodeError::Truncated(raw.len())),
     };
-    if version != FORMAT_V1 {
+    if version != want {
         return Err(DecodeError::UnknownVersion(version));
     }
     let stored = u32::from_le_bytes([c0, c1, c2, c3]);
@@ -244,9 +255,50 @@ pub(crate) fn encode_payload(payload: &[u8]) -> Vec<u8> {
     seal(payload)
 }
 
-/// Decodes and checks a payload.
+/// Decodes and checks a payload kept inside sled.
 pub(crate) fn decode_payload(raw: &[u8]) -> Result<Bytes, DecodeError> {
     open_envelope(raw).map(Bytes::copy_from_slice)
+}
+
+/// Where a message's payload is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PayloadRef {
+    /// In the `payloads` tree value itself.
+    Inline(Bytes),
+    /// In a spill file of this length and content CRC32.
+    Spilled { len: u64, crc: u32 },
+}
+
+/// The pointer stored in `payloads` for a spilled payload.
+pub(crate) fn encode_spill_pointer(len: u64, crc: u32) -> Vec<u8> {
+    let mut body = [0u8; 12];
+    body[..8].copy_from_slice(&len.to_le_bytes());
+    body[8..].copy_from_slice(&crc.to_le_bytes());
+    seal_as(FORMAT_SPILLED, &body)
+}
+
+/// Decodes and checks a `payloads` value of either kind.
+pub(crate) fn decode_payload_ref(raw: &[u8]) -> Result<PayloadRef, DecodeError> {
+    if raw.first() != Some(&FORMAT_SPILLED) {
+        return decode_payload(raw).map(PayloadRef::Inline);
+    }
+    let body = open_envelope_as(FORMAT_SPILLED, raw)?;
+    match <[u8; 12]>::try_from(body) {
+        Ok(b) => {
+            let mut len = [0u8; 8];
+            len.copy_from_slice(&b[..8]);
+            let mut crc = [0u8; 4];
+            crc.copy_from_slice(&b[8..]);
+            Ok(PayloadRef::Spilled {
+                len: u64::from_le_bytes(len),
+                crc: u32::from_le_bytes(crc),
+            })
+        }
+        Err(_) => Err(DecodeError::Body(format!(
+            "spill pointer is {} bytes, not 12",
+            body.len()
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -377,6 +429,29 @@ mod tests {
             }
             proptest::prop_assert!(decode_record(s.rec.id, &raw).is_err());
         }
+    }
+
+    #[test]
+    fn spill_pointer_round_trips_and_a_flipped_bit_is_refused() {
+        let raw = encode_spill_pointer(1 << 20, 0xDEAD_BEEF);
+        assert_eq!(
+            decode_payload_ref(&raw),
+            Ok(PayloadRef::Spilled {
+                len: 1 << 20,
+                crc: 0xDEAD_BEEF
+            })
+        );
+        let mut bad = raw.clone();
+        bad[7] ^= 0x10;
+        assert!(matches!(
+            decode_payload_ref(&bad),
+            Err(DecodeError::Checksum { .. })
+        ));
+        let inline = encode_payload(b"<m/>");
+        assert_eq!(
+            decode_payload_ref(&inline),
+            Ok(PayloadRef::Inline(Bytes::from_static(b"<m/>")))
+        );
     }
 
     #[test]

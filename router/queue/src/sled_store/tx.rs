@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use super::depth::DepthDelta;
 use super::keys;
-use super::record::{Stored, decode_payload, decode_record, encode_record};
+use super::record::{PayloadRef, Stored, decode_payload_ref, decode_record, encode_record};
+use super::spill::Spill;
 use crate::api::{Depth, State, StoreError};
 
 /// `counters` value: queued, delivering, dead, pending_bytes as big-endian u64.
@@ -174,8 +175,11 @@ pub(crate) struct Tx<'a> {
     fin_record: &'a TransactionalTree,
     quarantine: &'a TransactionalTree,
     counters: &'a TransactionalTree,
+    spill: &'a Spill,
     deltas: RefCell<Vec<(String, DepthDelta)>>,
     corruptions: RefCell<Vec<Corruption>>,
+    /// Spill files whose pointer this transaction removed; deleted after it committed.
+    spill_removals: RefCell<Vec<Uuid>>,
 }
 
 /// What a committed transaction returns besides its result.
@@ -183,6 +187,7 @@ pub(crate) struct Committed<A> {
     pub(crate) value: A,
     pub(crate) deltas: Vec<(String, DepthDelta)>,
     pub(crate) corruptions: Vec<Corruption>,
+    pub(crate) spill_removals: Vec<Uuid>,
 }
 
 pub(crate) fn storage(e: impl std::fmt::Display) -> StoreError {
@@ -223,6 +228,7 @@ impl Trees {
     /// Runs `f` in one serialisable transaction over all trees.
     pub(crate) fn transact<A>(
         &self,
+        spill: &Spill,
         f: impl Fn(&Tx<'_>) -> TxResult<A>,
     ) -> Result<Committed<A>, StoreError> {
         let trees = (
@@ -251,8 +257,10 @@ impl Trees {
                 fin_record: fr,
                 quarantine: q,
                 counters: c,
+                spill,
                 deltas: RefCell::default(),
                 corruptions: RefCell::default(),
+                spill_removals: RefCell::default(),
             };
             let value = f(&tx)?;
             tx.persist_counters()?;
@@ -260,6 +268,7 @@ impl Trees {
                 value,
                 deltas: tx.deltas.into_inner(),
                 corruptions: tx.corruptions.into_inner(),
+                spill_removals: tx.spill_removals.into_inner(),
             })
         });
         match result {
@@ -372,18 +381,32 @@ impl Tx<'_> {
         }
     }
 
-    /// The payload of `id`; a payload that fails its check is quarantined and reads as absent.
+    /// The payload of `id`; a payload (or spill file) that fails its check is quarantined and
+    /// reads as absent.
     pub(crate) fn load_payload(&self, id: Uuid) -> TxResult<Option<Bytes>> {
         let Some(raw) = self.payloads.get(id.as_bytes())? else {
             return Ok(None);
         };
-        match decode_payload(&raw) {
+        let result = match decode_payload_ref(&raw) {
+            Ok(PayloadRef::Inline(p)) => Ok(p),
+            Ok(PayloadRef::Spilled { len, crc }) => {
+                self.spill.read(id, len, crc).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
             Ok(p) => Ok(Some(p)),
-            Err(e) => {
-                self.quarantine("payloads", id.as_bytes(), &raw, e.to_string())?;
+            Err(why) => {
+                self.quarantine("payloads", id.as_bytes(), &raw, why)?;
                 Ok(None)
             }
         }
+    }
+
+    /// Stores the pointer to a payload already moved into its spill file.
+    pub(crate) fn put_spill_pointer(&self, id: Uuid, pointer: &[u8]) -> TxResult<()> {
+        self.payloads.insert(id.as_bytes(), pointer)?;
+        Ok(())
     }
 
     /// Stores a payload already sealed with `encode_payload` (sealed outside the transaction,
@@ -394,7 +417,11 @@ impl Tx<'_> {
     }
 
     pub(crate) fn remove_payload(&self, id: Uuid) -> TxResult<()> {
-        self.payloads.remove(id.as_bytes())?;
+        if let Some(old) = self.payloads.remove(id.as_bytes())?
+            && matches!(decode_payload_ref(&old), Ok(PayloadRef::Spilled { .. }))
+        {
+            self.spill_removals.borrow_mut().push(id);
+        }
         Ok(())
     }
 

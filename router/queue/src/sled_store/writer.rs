@@ -15,14 +15,23 @@ use tokio::sync::oneshot;
 
 use super::Inner;
 use super::ops::EndFn;
+use super::spill::Staged;
 use crate::api::{Enqueued, LeaseToken, MessageRecord, NewMessage, StoreError};
 
 /// Operations merged into one transaction at most (bounds a transaction's size and the wait
 /// of the first operation in it).
 const MAX_MERGE: usize = 256;
 
+/// Payload bytes merged into one transaction at most: large messages are copied several times
+/// on their way into sled, so a batch of them is bounded by size, not count.
+const MAX_MERGE_BYTES: usize = 16 << 20;
+
 pub(crate) enum Job {
-    Enqueue(NewMessage, oneshot::Sender<Result<Enqueued, StoreError>>),
+    Enqueue(
+        NewMessage,
+        Option<Staged>,
+        oneshot::Sender<Result<Enqueued, StoreError>>,
+    ),
     EndLease(
         LeaseToken,
         EndFn,
@@ -79,12 +88,18 @@ fn run(inner: &Inner, rx: &Receiver<Job>) {
         };
         match job {
             Job::Run(f) => f(inner),
-            Job::Enqueue(msg, reply) => {
-                let mut msgs = vec![msg];
+            Job::Enqueue(msg, staged, reply) => {
+                // Spilled payloads are already on disk: they do not weigh on the transaction.
+                let weight = |m: &NewMessage, s: &Option<Staged>| {
+                    if s.is_some() { 64 } else { m.payload.len() }
+                };
+                let mut bytes = weight(&msg, &staged);
+                let mut msgs = vec![(msg, staged)];
                 let mut replies = vec![reply];
                 pending = gather(rx, |j| match j {
-                    Job::Enqueue(m, r) if msgs.len() < MAX_MERGE => {
-                        msgs.push(m);
+                    Job::Enqueue(m, st, r) if msgs.len() < MAX_MERGE && bytes < MAX_MERGE_BYTES => {
+                        bytes += weight(&m, &st);
+                        msgs.push((m, st));
                         replies.push(r);
                         None
                     }

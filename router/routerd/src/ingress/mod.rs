@@ -162,6 +162,14 @@ async fn run_checks(app: &Arc<App>, body: Bytes, conn: &ConnInfo) -> Result<Chec
             &app.metrics,
         );
     }
+    // Checking a large message holds several copies of it (tree, canonical form, schema
+    // text) for a while: a few at a time keep memory bounded; the others wait here with only
+    // their body.
+    let _permit = app
+        .heavy_checks
+        .acquire()
+        .await
+        .map_err(|_| Problem::new(ProblemType::Internal, "the router is shutting down"))?;
     let app = app.clone();
     let cert = conn.client_cert.clone();
     tokio::task::spawn_blocking(move || {

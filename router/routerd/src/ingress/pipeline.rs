@@ -70,12 +70,12 @@ pub fn check(
     rt: &Runtime,
     limits: &Limits,
     limits_age: AgeLimits,
-    body: &[u8],
+    body: &bytes::Bytes,
     transport: &Transport<'_>,
     metrics: &Metrics,
 ) -> Result<Checked, Problem> {
     let started = Instant::now();
-    let doc = xoev_xml::parse(body, limits).map_err(xml_problem)?;
+    let doc = xoev_xml::parse_shared(body.clone(), limits).map_err(xml_problem)?;
 
     let opts = VerifyOptions::new(UnixTime::now());
     let verified = xoev_dsig::verify(&doc, &rt.senders.trust, &opts).map_err(|e| {

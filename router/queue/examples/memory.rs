@@ -1,0 +1,106 @@
+//! Peak memory of the store under large messages: enqueues N payloads of SIZE bytes from
+//! C concurrent tasks, then leases and completes them, printing VmRSS/VmHWM as it goes.
+//!
+//! ```sh
+//! cargo run --release -p xoev-queue --example memory -- 400 1048576 64
+//! ```
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use xoev_queue::{Completion, Limits, MessageStore, NewMessage, SledConfig, SledStore, Timestamp};
+
+fn rss() -> String {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let a: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let (n, size, conc) = (
+        a.first().copied().unwrap_or(400),
+        a.get(1).copied().unwrap_or(1 << 20),
+        a.get(2).copied().unwrap_or(64),
+    );
+    let cache: u64 = std::env::var("CACHE_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = SledConfig::new(
+        dir.path().join("q"),
+        Limits {
+            min_free_disk_bytes: 0,
+            max_pending_bytes_per_destination: u64::MAX,
+        },
+    );
+    cfg.cache_capacity_bytes = cache << 20;
+    let store = Arc::new(SledStore::open(cfg).expect("open"));
+    println!("start: rss/hwm {}", rss());
+    let payload = Bytes::from(vec![b'x'; size]);
+    let sem = Arc::new(tokio::sync::Semaphore::new(conc));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (store, payload, permit) = (
+            store.clone(),
+            payload.clone(),
+            sem.clone().acquire_owned().await.expect("sem"),
+        );
+        tasks.spawn(async move {
+            let r = store
+                .enqueue(NewMessage {
+                    id: uuid::Uuid::new_v4(),
+                    destination: format!("d{}", i % 16),
+                    payload,
+                    digest: [0; 32],
+                    meta: vec![0; 400],
+                    accepted_at: Timestamp::now(),
+                })
+                .await
+                .expect("enqueue");
+            if let xoev_queue::Enqueued::Accepted { ticket, .. } = r {
+                store.wait_durable(ticket).await.expect("durable");
+            }
+            drop(permit);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    println!("after {n} enqueues of {size} B: rss/hwm {}", rss());
+    let mut done = 0;
+    while done < n {
+        for d in 0..16 {
+            for l in store
+                .lease(
+                    &format!("d{d}"),
+                    Timestamp::now(),
+                    Duration::from_secs(60),
+                    8,
+                )
+                .await
+                .expect("lease")
+            {
+                store
+                    .complete(
+                        &l.lease,
+                        Completion::Delivered {
+                            detail: String::new(),
+                        },
+                        Timestamp::now(),
+                    )
+                    .await
+                    .expect("complete");
+                done += 1;
+            }
+        }
+    }
+    println!("after delivering all: rss/hwm {}", rss());
+    store.close().await.expect("close");
+}
