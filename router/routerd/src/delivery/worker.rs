@@ -24,6 +24,9 @@ use crate::status::MessageMeta;
 /// How often an idle worker looks for retries that became due.
 const IDLE_POLL: Duration = Duration::from_millis(200);
 
+/// Least time between two leases of a busy worker.
+const LEASE_PACE: Duration = Duration::from_millis(5);
+
 pub struct WorkerCtx {
     pub destination: String,
     pub router_id: String,
@@ -95,6 +98,14 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
             Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
             _ = tokio::time::sleep(IDLE_POLL) => {}
             _ = shutdown.changed() => {}
+        }
+        // While attempts are running, lease at most every LEASE_PACE: under load one lease then
+        // takes what accumulated instead of one message per accepted message.
+        if !attempts.is_empty() {
+            tokio::select! {
+                _ = tokio::time::sleep(LEASE_PACE) => {}
+                _ = shutdown.changed() => {}
+            }
         }
     }
     // Shutdown: let attempts finish within the drain time, then give the rest back.
