@@ -42,7 +42,10 @@ pub struct App {
 
 /// Large-message checks at once: one per core (they are CPU-bound), at least two.
 pub fn heavy_check_permits() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
 }
 
 impl App {
