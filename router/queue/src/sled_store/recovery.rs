@@ -69,7 +69,12 @@ impl Inner {
                 return Ok(false);
             }
         }
-        tracing::warn!(message = "Rebuilding queue depth counters from the indexes.");
+        if self.trees.pending.is_empty() && self.trees.leases.is_empty() {
+            // A new store (or an empty one): nothing to count, nothing to warn about.
+            tracing::debug!(message = "Initialising queue depth counters.");
+        } else {
+            tracing::warn!(message = "Rebuilding queue depth counters from the indexes.");
+        }
         let map = self.rebuild_depths()?;
         // Flag off, rewrite, flag on: sled recovers a prefix of its log, so a crash in between
         // leaves the flag off and the next open rebuilds again.
