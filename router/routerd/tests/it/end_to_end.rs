@@ -489,3 +489,62 @@ async fn a_long_outage_kills_no_message_even_with_few_attempts_allowed() {
     );
     w.router.stop().await;
 }
+
+/// An authority that refuses connections says nothing about the message: however often the
+/// attempts fail to connect, max_attempts does not dead-letter it (a restarted router's breaker
+/// starts closed, so such attempts need not be probes), and it is delivered once the authority
+/// listens again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_do_not_use_up_max_attempts() {
+    let port = free_port();
+    let w = world_with(&format!(
+        "[delivery.breaker]\nfailure_threshold = 1000000\n[[destinations]]\nid = \"offline\"\nadapter = \"http\"\nurl = \"http://127.0.0.1:{port}/inbox\"\n[destinations.retry]\nmin_delay = \"10ms\"\nmax_delay = \"20ms\"\nmax_attempts = 2\nmax_age = \"1h\"\n[[routes]]\nleser = \"ags:06*\"\ndestination = \"offline\"\n",
+    ))
+    .await;
+    let id = new_id();
+    let signed = w.pki.sign(&message(&id, "ags:06411000", "psw:01003110"));
+    assert_eq!(
+        w.client
+            .post_xml(&w.router.public_url("/v1/messages"), signed.clone())
+            .await
+            .status,
+        202
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = w
+            .client
+            .get(&w.router.public_url(&format!("/v1/messages/{id}")))
+            .await
+            .json();
+        assert_ne!(v["state"], "dead", "dead-lettered by max_attempts: {v}");
+        if v["attempts"].as_u64().unwrap() >= 6 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "too few attempts: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let back = MockAuthority::start_on(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        None,
+        Inbox::new(true),
+    )
+    .await
+    .unwrap();
+    wait_state(
+        &w.client,
+        &w.router,
+        &id,
+        "delivered",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        back.inbox.get(&id).unwrap().body.as_ref(),
+        signed.as_slice()
+    );
+    w.router.stop().await;
+}
