@@ -48,6 +48,9 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
     let inflight: InFlight = Arc::default();
     // Leases outlive the attempt deadline, so an expired lease really means a dead worker.
     let lease_for = ctx.timeout + Duration::from_secs(30);
+    // Whether the last lease got every message it asked for: then a backlog is waiting and
+    // pacing would only slow the drain.
+    let mut backlog = false;
     loop {
         while attempts.try_join_next().is_some() {}
         if *shutdown.borrow() {
@@ -73,6 +76,7 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
                 .await
             {
                 Ok(batch) if !batch.is_empty() => {
+                    backlog = batch.len() >= allowed;
                     for leased in batch {
                         lock(&inflight).insert(leased.lease.id, leased.lease.clone());
                         attempts.spawn(attempt(ctx.clone(), leased, inflight.clone(), probe));
@@ -80,6 +84,7 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
                     continue;
                 }
                 Ok(_) => {
+                    backlog = false;
                     if probe {
                         ctx.breaker.on_abandoned();
                     }
@@ -99,9 +104,10 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
             _ = tokio::time::sleep(IDLE_POLL) => {}
             _ = shutdown.changed() => {}
         }
-        // While attempts are running, lease at most every LEASE_PACE: under load one lease then
-        // takes what accumulated instead of one message per accepted message.
-        if !attempts.is_empty() {
+        // While attempts are running and the queue has caught up, lease at most every
+        // LEASE_PACE: under load one lease then takes what accumulated instead of one message
+        // per accepted message. With a backlog, lease as soon as slots are free.
+        if !attempts.is_empty() && !backlog {
             tokio::select! {
                 _ = tokio::time::sleep(LEASE_PACE) => {}
                 _ = shutdown.changed() => {}
