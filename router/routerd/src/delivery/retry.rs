@@ -3,11 +3,13 @@
 //! The delay before attempt n+1 is drawn uniformly from [min_delay, min(max_delay,
 //! min_delay·2^(n-1))], so retries of many messages spread out instead of arriving in waves.
 //! A destination's `Retry-After` is a floor. A message that would exceed `max_attempts` or
-//! `max_age` goes to the dead letters instead.
+//! `max_age` goes to the dead letters instead. Only attempts that may say something about the
+//! message count against `max_attempts` ([`counts_against_max_attempts`]).
 
 use std::time::Duration;
 
 use rand::Rng;
+use xoev_core::FailureKind;
 use xoev_queue::Timestamp;
 
 use crate::config::RetryConfig;
@@ -18,15 +20,27 @@ pub enum Decision {
     GiveUp(String),
 }
 
+/// Whether a failed attempt counts against `max_attempts`. A failed probe of an open circuit
+/// breaker, or an attempt that could not even connect, says the destination is down and
+/// nothing about the message: such failures are bounded by `max_age` only. Otherwise a long
+/// outage would dead-letter whichever messages happened to be tried (probes, or the first
+/// batch after a restart, whose breaker starts closed).
+pub fn counts_against_max_attempts(probe: bool, kind: FailureKind) -> bool {
+    !probe && kind != FailureKind::Connect
+}
+
+/// `counted`: whether this failure counts against `max_attempts`
+/// ([`counts_against_max_attempts`]); `attempts` includes it either way.
 pub fn decide(
     cfg: &RetryConfig,
     attempts: u32,
+    counted: bool,
     accepted_at: Timestamp,
     now: Timestamp,
     retry_after: Option<Duration>,
     rng: &mut impl Rng,
 ) -> Decision {
-    if attempts >= cfg.max_attempts {
+    if counted && attempts >= cfg.max_attempts {
         return Decision::GiveUp(format!("gave up after {attempts} attempts (max_attempts)"));
     }
     let cap = backoff_cap(cfg, attempts);
@@ -88,7 +102,7 @@ mod tests {
         let now = Timestamp(1_000_000);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
-            match decide(&c, 6, now, now, None, &mut rng) {
+            match decide(&c, 6, true, now, now, None, &mut rng) {
                 Decision::RetryAt(t) => {
                     let d = t.0 - now.0;
                     assert!((1_000..=32_000).contains(&d), "{d}");
@@ -107,6 +121,7 @@ mod tests {
         let d = decide(
             &cfg(),
             1,
+            true,
             now,
             now,
             Some(Duration::from_secs(120)),
@@ -118,7 +133,7 @@ mod tests {
     #[test]
     fn gives_up_at_max_attempts() {
         let mut rng = StdRng::seed_from_u64(1);
-        let d = decide(&cfg(), 10, Timestamp(0), Timestamp(0), None, &mut rng);
+        let d = decide(&cfg(), 10, true, Timestamp(0), Timestamp(0), None, &mut rng);
         assert_eq!(
             d,
             Decision::GiveUp("gave up after 10 attempts (max_attempts)".into())
@@ -131,7 +146,39 @@ mod tests {
         let accepted = Timestamp(0);
         let now = Timestamp(3_599_500);
         assert!(matches!(
-            decide(&cfg(), 2, accepted, now, None, &mut rng),
+            decide(&cfg(), 2, true, accepted, now, None, &mut rng),
+            Decision::GiveUp(_)
+        ));
+    }
+
+    #[test]
+    fn a_message_that_never_reached_a_down_destination_is_not_dead_lettered_by_max_attempts() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let cfg = RetryConfig {
+            max_attempts: 50,
+            ..cfg()
+        };
+        let now = Timestamp(0);
+        let mut decide_for = |probe, kind| {
+            let counted = counts_against_max_attempts(probe, kind);
+            decide(&cfg, 60, counted, now, now, None, &mut rng)
+        };
+        // 60 attempts, limit 50: refused connections and failed probes retry.
+        assert!(matches!(
+            decide_for(false, FailureKind::Connect),
+            Decision::RetryAt(_)
+        ));
+        assert!(matches!(
+            decide_for(true, FailureKind::Status(503)),
+            Decision::RetryAt(_)
+        ));
+        // A destination that answers 503 to this message for the 60th time: give up.
+        assert_eq!(
+            decide_for(false, FailureKind::Status(503)),
+            Decision::GiveUp("gave up after 60 attempts (max_attempts)".into())
+        );
+        assert!(matches!(
+            decide_for(false, FailureKind::Timeout),
             Decision::GiveUp(_)
         ));
     }

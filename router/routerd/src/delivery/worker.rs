@@ -149,22 +149,6 @@ fn admission(breaker: &Breaker, free: usize, now: Instant) -> (usize, bool) {
     }
 }
 
-/// The retry policy for one failed attempt. A failed probe, or an attempt that could not even
-/// connect, says the destination is down and nothing about the message: such failures are
-/// bounded by `max_age` only. Otherwise a long outage would dead-letter whichever messages
-/// happened to be tried first (probes, or the first batch after a restart, whose breaker
-/// starts closed).
-fn retry_policy(cfg: &RetryConfig, probe: bool, kind: FailureKind) -> RetryConfig {
-    if probe || kind == FailureKind::Connect {
-        RetryConfig {
-            max_attempts: u32::MAX,
-            ..cfg.clone()
-        }
-    } else {
-        cfg.clone()
-    }
-}
-
 fn lock(m: &InFlight) -> std::sync::MutexGuard<'_, HashMap<Uuid, LeaseToken>> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -254,10 +238,10 @@ async fn attempt(ctx: Arc<WorkerCtx>, leased: Leased, inflight: InFlight, probe:
                 }
                 Retry::Retryable { after } => {
                     ctx.breaker.on_failure(Instant::now());
-                    let policy = retry_policy(&ctx.retry, probe, err.kind);
                     let decision = retry::decide(
-                        &policy,
+                        &ctx.retry,
                         record.attempts,
+                        retry::counts_against_max_attempts(probe, err.kind),
                         record.accepted_at,
                         now,
                         after,
@@ -307,48 +291,6 @@ async fn attempt(ctx: Arc<WorkerCtx>, leased: Leased, inflight: InFlight, probe:
 mod tests {
     use super::*;
     use crate::config::BreakerConfig;
-
-    fn policy(max_attempts: u32) -> RetryConfig {
-        RetryConfig {
-            max_attempts,
-            ..RetryConfig::default()
-        }
-    }
-
-    #[test]
-    fn a_message_that_never_reached_a_down_destination_is_not_dead_lettered_by_max_attempts() {
-        let cfg = policy(50);
-        let accepted = Timestamp::now();
-        let now = accepted;
-        let decide = |probe, kind| {
-            retry::decide(
-                &retry_policy(&cfg, probe, kind),
-                60,
-                accepted,
-                now,
-                None,
-                &mut rand::rng(),
-            )
-        };
-        // 60 attempts, limit 50: refused connections and failed probes retry.
-        assert!(matches!(
-            decide(false, FailureKind::Connect),
-            Decision::RetryAt(_)
-        ));
-        assert!(matches!(
-            decide(true, FailureKind::Status(503)),
-            Decision::RetryAt(_)
-        ));
-        // A destination that answers 503 to this message for the 60th time: give up.
-        assert_eq!(
-            decide(false, FailureKind::Status(503)),
-            Decision::GiveUp("gave up after 60 attempts (max_attempts)".into())
-        );
-        assert!(matches!(
-            decide(false, FailureKind::Timeout),
-            Decision::GiveUp(_)
-        ));
-    }
 
     #[test]
     fn a_full_worker_does_not_take_the_probe_so_the_breaker_can_still_close() {
