@@ -370,32 +370,22 @@ async fn a_destination_whose_certificate_is_not_from_its_pinned_ca_never_receive
     .await;
     let id = new_id();
     let signed = w.pki.sign(&message(&id, "ags:07111000", "psw:01003110"));
-    assert_eq!(
-        w.client
-            .post_xml(&w.router.public_url("/v1/messages"), signed)
-            .await
-            .status,
-        202
+    post_accepted(&w.client, &w.router, signed).await;
+    let v = poll_status(
+        &w.client,
+        &w.router,
+        &id,
+        Duration::from_secs(10),
+        "retried",
+        |v| v["attempts"].as_u64().unwrap_or(0) >= 2,
+    )
+    .await;
+    let err = v["last_error"].as_str().unwrap_or("");
+    assert!(
+        err.starts_with("tls (retryable)"),
+        "a TLS failure, retried: {v}"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let v = w
-            .client
-            .get(&w.router.public_url(&format!("/v1/messages/{id}")))
-            .await
-            .json();
-        if v["attempts"].as_u64().unwrap_or(0) >= 2 {
-            let err = v["last_error"].as_str().unwrap_or("");
-            assert!(
-                err.starts_with("tls (retryable)"),
-                "a TLS failure, retried: {v}"
-            );
-            assert!(err.contains("invalid peer certificate"), "{v}");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "retried: {v}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(err.contains("invalid peer certificate"), "{v}");
     assert_eq!(
         impostor.inbox.requests(),
         0,
@@ -503,30 +493,19 @@ async fn refused_connections_do_not_use_up_max_attempts() {
     .await;
     let id = new_id();
     let signed = w.pki.sign(&message(&id, "ags:06411000", "psw:01003110"));
-    assert_eq!(
-        w.client
-            .post_xml(&w.router.public_url("/v1/messages"), signed.clone())
-            .await
-            .status,
-        202
-    );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let v = w
-            .client
-            .get(&w.router.public_url(&format!("/v1/messages/{id}")))
-            .await
-            .json();
-        assert_ne!(v["state"], "dead", "dead-lettered by max_attempts: {v}");
-        if v["attempts"].as_u64().unwrap() >= 6 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "too few attempts: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    post_accepted(&w.client, &w.router, signed.clone()).await;
+    poll_status(
+        &w.client,
+        &w.router,
+        &id,
+        Duration::from_secs(10),
+        "6 attempts",
+        |v| {
+            assert_ne!(v["state"], "dead", "dead-lettered by max_attempts: {v}");
+            v["attempts"].as_u64().unwrap() >= 6
+        },
+    )
+    .await;
     let back = MockAuthority::start_on(
         format!("127.0.0.1:{port}").parse().unwrap(),
         None,

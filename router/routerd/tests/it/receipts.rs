@@ -20,13 +20,7 @@ async fn the_receipt_of_a_delivered_message_is_signed_by_the_router_and_records_
     let w = world().await;
     let id = new_id();
     let signed = w.pki.sign(&message(&id, "ags:08111000", "psw:01003110"));
-    assert_eq!(
-        w.client
-            .post_xml(&w.router.public_url("/v1/messages"), signed.clone())
-            .await
-            .status,
-        202
-    );
+    post_accepted(&w.client, &w.router, signed.clone()).await;
     wait_state(
         &w.client,
         &w.router,

@@ -333,6 +333,27 @@ pub async fn wait_state(
     state: &str,
     timeout: Duration,
 ) -> Value {
+    poll_status(
+        client,
+        router,
+        id,
+        timeout,
+        &format!("state {state}"),
+        |v| v["state"] == state,
+    )
+    .await
+}
+
+/// Polls the status API until `done` holds for the message's status (which `done` may also
+/// assert on), and returns that status; panics with `what` and the last status at the timeout.
+pub async fn poll_status(
+    client: &TestClient,
+    router: &TestRouter,
+    id: &str,
+    timeout: Duration,
+    what: &str,
+    mut done: impl FnMut(&Value) -> bool,
+) -> Value {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let a = client
@@ -340,14 +361,11 @@ pub async fn wait_state(
             .await;
         if a.status == 200 {
             let v = a.json();
-            if v["state"] == state {
+            if done(&v) {
                 return v;
             }
             if tokio::time::Instant::now() >= deadline {
-                panic!(
-                    "message {id} is {} after {timeout:?}, want {state}: {v}",
-                    v["state"]
-                );
+                panic!("message {id} after {timeout:?}: want {what}, status {v}");
             }
         } else if tokio::time::Instant::now() >= deadline {
             panic!(
@@ -358,6 +376,14 @@ pub async fn wait_state(
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Posts a signed message and asserts that the router accepted it.
+pub async fn post_accepted(client: &TestClient, router: &TestRouter, signed: Vec<u8>) {
+    let a = client
+        .post_xml(&router.public_url("/v1/messages"), signed)
+        .await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
 }
 
 /// A body of `chunks` × 16 KiB spaces with no declared length (chunked / streamed).
