@@ -69,8 +69,8 @@ impl Inner {
                 return Ok(false);
             }
         }
-        if self.trees.pending.is_empty() && self.trees.leases.is_empty() {
-            // A new store (or an empty one): nothing to count, nothing to warn about.
+        if self.trees.records.is_empty() {
+            // A new store (or one without messages): nothing to count, nothing to warn about.
             tracing::debug!(message = "Initialising queue depth counters.");
         } else {
             tracing::warn!(message = "Rebuilding queue depth counters from the indexes.");
