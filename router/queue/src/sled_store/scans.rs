@@ -92,8 +92,11 @@ impl Inner {
     ) -> Result<(), StoreError> {
         let mut from = Bound::Included(lo);
         while out.len() < max {
-            let batch = self.scan(index, from.clone(), Bound::Included(hi.clone()), BATCH)?;
-            let full = batch.len() == BATCH;
+            // Read only as many entries as can still be leased: a worker asks for a few, and
+            // every entry read from sled costs a tree walk. Stale entries just cost a round.
+            let limit = (max - out.len()).min(BATCH);
+            let batch = self.scan(index, from.clone(), Bound::Included(hi.clone()), limit)?;
+            let full = batch.len() == limit;
             // Candidates of this scan batch, leased together in one transaction.
             let mut candidates = Vec::new();
             for (key, value) in &batch {
