@@ -1,5 +1,5 @@
 //! Peak memory of the store under large messages: enqueues N payloads of SIZE bytes from
-//! C concurrent tasks, then leases and completes them, printing VmRSS/VmHWM as it goes.
+//! C concurrent tasks, then leases and completes them (one task per destination), printing VmRSS/VmHWM as it goes.
 //!
 //! ```sh
 //! cargo run --release -p xoev-queue --example memory -- 400 1048576 64
@@ -44,7 +44,7 @@ async fn main() {
     );
     cfg.cache_capacity_bytes = cache << 20;
     let store = Arc::new(SledStore::open(cfg).expect("open"));
-    println!("start: rss/hwm {}", rss());
+    println!("start: peak/rss {}", rss());
     let payload = Bytes::from(vec![b'x'; size]);
     let sem = Arc::new(tokio::sync::Semaphore::new(conc));
     let mut tasks = tokio::task::JoinSet::new();
@@ -73,34 +73,45 @@ async fn main() {
         });
     }
     while tasks.join_next().await.is_some() {}
-    println!("after {n} enqueues of {size} B: rss/hwm {}", rss());
-    let mut done = 0;
-    while done < n {
-        for d in 0..16 {
-            for l in store
-                .lease(
-                    &format!("d{d}"),
-                    Timestamp::now(),
-                    Duration::from_secs(60),
-                    8,
-                )
-                .await
-                .expect("lease")
-            {
-                store
-                    .complete(
-                        &l.lease,
-                        Completion::Delivered {
-                            detail: String::new(),
-                        },
-                        Timestamp::now(),
-                    )
+    println!("after {n} enqueues of {size} B: peak/rss {}", rss());
+    // Drain as the delivery workers do: one task per destination, leasing batches and
+    // completing them concurrently.
+    let mut drains = tokio::task::JoinSet::new();
+    for d in 0..16 {
+        let store = store.clone();
+        drains.spawn(async move {
+            let dest = format!("d{d}");
+            loop {
+                let leased = store
+                    .lease(&dest, Timestamp::now(), Duration::from_secs(60), 32)
                     .await
-                    .expect("complete");
-                done += 1;
+                    .expect("lease");
+                if leased.is_empty() {
+                    return;
+                }
+                let mut done = tokio::task::JoinSet::new();
+                for l in leased {
+                    let store = store.clone();
+                    done.spawn(async move {
+                        let how = Completion::Delivered {
+                            detail: String::new(),
+                        };
+                        store.complete(&l.lease, how, Timestamp::now()).await
+                    });
+                }
+                while let Some(r) = done.join_next().await {
+                    r.expect("join").expect("complete");
+                }
             }
+        });
+    }
+    let mut ticks = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            r = drains.join_next() => if r.is_none() { break },
+            _ = ticks.tick() => println!("draining: peak/rss {}", rss()),
         }
     }
-    println!("after delivering all: rss/hwm {}", rss());
+    println!("after delivering all: peak/rss {}", rss());
     store.close().await.expect("close");
 }
