@@ -32,11 +32,26 @@ fn corpus(name: &str) -> Vec<u8> {
 
 /// nachricht_2020 with its attachment repeated until the message is about 1 MB.
 fn large_message() -> Vec<u8> {
+    large_message_with("QUJD".repeat(1250))
+}
+
+/// The same, with each attachment's base64 wrapped at 76 characters as encoders (and the load
+/// generator) write it: whitespace inside the value.
+fn large_wrapped_message() -> Vec<u8> {
+    let flat = "QUJD".repeat(1250);
+    let lines: Vec<&str> = flat
+        .as_bytes()
+        .chunks(76)
+        .map(|l| std::str::from_utf8(l).expect("ASCII"))
+        .collect();
+    large_message_with(format!("\n{}\n", lines.join("\n")))
+}
+
+fn large_message_with(payload: String) -> Vec<u8> {
     let text = String::from_utf8(corpus("nachricht_2020.xml")).expect("UTF-8");
     let start = text.find("<xwas:anlage").expect("an anlage element");
     let end =
         text[start..].find("</xwas:anlage>").expect("anlage end") + start + "</xwas:anlage>".len();
-    let payload = "QUJD".repeat(1250);
     let mut anlagen = String::new();
     for i in 0..200 {
         let one = text[start..end]
@@ -57,6 +72,7 @@ fn bench(c: &mut Criterion) {
         ("nachricht_2020 4KB", corpus("nachricht_2020.xml")),
         ("quality_report 15KB", corpus("quality_report_minimal.xml")),
         ("nachricht_2020 1MB", large_message()),
+        ("nachricht_2020 1MB wrapped", large_wrapped_message()),
     ];
     let mut g = c.benchmark_group("bytes");
     for (name, xml) in &messages {

@@ -88,27 +88,46 @@ pub(crate) fn replace_ws(s: &str) -> Cow<'_, str> {
 }
 
 /// `whiteSpace="collapse"`.
+///
+/// Works on bytes: XML whitespace is ASCII, so cutting at it keeps UTF-8 intact, and a
+/// 1 MiB base64 attachment wrapped in lines is collapsed in one pass, its lines copied whole.
 pub(crate) fn collapse_ws(s: &str) -> Cow<'_, str> {
     let trimmed = s.trim_matches(is_xml_space);
-    let bytes = trimmed.as_bytes();
-    let needs_work = bytes.windows(2).any(|w| matches!(w, [b' ', b' ']))
-        || bytes.iter().any(|b| matches!(b, b'\t' | b'\n' | b'\r'));
-    if !needs_work {
+    if is_collapsed(trimmed.as_bytes()) {
         return Cow::Borrowed(trimmed);
     }
-    // XML whitespace is ASCII, so runs between it can be copied whole (and stay UTF-8).
     let mut out = String::with_capacity(trimmed.len());
-    for (i, word) in trimmed
-        .split(|c: char| is_xml_space(c))
-        .filter(|w| !w.is_empty())
-        .enumerate()
-    {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push_str(word);
+    let mut rest = trimmed;
+    while let Some(i) = rest.bytes().position(is_xml_space_byte) {
+        out.push_str(rest.get(..i).unwrap_or_default());
+        let word = rest
+            .bytes()
+            .skip(i)
+            .position(|b| !is_xml_space_byte(b))
+            .map_or(rest.len(), |j| i + j);
+        rest = rest.get(word..).unwrap_or_default();
+        out.push(' '); // `trimmed` ends in a non-space, so another word follows
     }
+    out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// No TAB, LF or CR, and no two spaces in a row.
+fn is_collapsed(bytes: &[u8]) -> bool {
+    let mut after_space = false;
+    for &b in bytes {
+        match b {
+            b'\t' | b'\n' | b'\r' => return false,
+            b' ' if after_space => return false,
+            b' ' => after_space = true,
+            _ => after_space = false,
+        }
+    }
+    true
+}
+
+fn is_xml_space_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// Access to the simple types of a schema, for validation.
@@ -330,6 +349,20 @@ mod tests {
         assert_eq!(collapse_ws("  a \t\n b  "), "a b");
         assert_eq!(collapse_ws("ab"), "ab");
         assert_eq!(replace_ws("a\tb\n"), "a b ");
+        assert_eq!(collapse_ws("a  b"), "a b");
+        assert_eq!(collapse_ws("\r\n"), "");
+        assert_eq!(collapse_ws("Kö\n\n  ßé €"), "Kö ßé €");
+        let borrowed = collapse_ws(" one two ");
+        assert!(matches!(borrowed, Cow::Borrowed("one two")));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn collapse_is_trim_then_words_joined_by_one_space(s in "[a \t\n\rä€]{0,40}") {
+            let words: Vec<&str> = s.split(is_xml_space).filter(|w| !w.is_empty()).collect();
+            let collapsed = collapse_ws(&s).into_owned();
+            proptest::prop_assert_eq!(collapsed, words.join(" "));
+        }
     }
 
     #[test]
