@@ -140,4 +140,19 @@ mod tests {
         }
         assert_eq!(parse_base64("AAAAAA==").map(|b| b.octets), Some(4));
     }
+
+    #[test]
+    fn base64_fingerprint_depends_on_the_characters_not_on_whitespace() {
+        let print = |s: &str| parse_base64(s).map(|b| b.fingerprint);
+        let flat = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY";
+        assert_eq!(
+            print(flat),
+            print("QUJDREVGR0hJ\nSktMTU5P UFFSU1RV\r\n\tVldY")
+        );
+        assert_ne!(print(flat), print("QUJDREVGR0hJSktMTU5PUFFSU1RVVldZ"));
+        assert_ne!(print(flat), print("QUJEREVGR0hJSktMTU5PUFFSU1RVVldY"));
+        assert_ne!(print(flat), print("R0hJQUJDREVGSktMTU5PUFFSU1RVVldY"));
+        assert_ne!(print("AAAA"), print("AAAAAAAA"));
+        assert_ne!(print("QUI="), print("QUE="));
+    }
 }
