@@ -52,7 +52,9 @@ fn attachment_message(size: usize) -> Vec<u8> {
     use base64::Engine;
     let head = message(0);
     let head = String::from_utf8(head).expect("utf8");
-    let head = head.trim_end().trim_end_matches("</xwas:wasser.antrag.0101>");
+    let head = head
+        .trim_end()
+        .trim_end_matches("</xwas:wasser.antrag.0101>");
     let raw: Vec<u8> = (0..size * 3 / 4).map(|i| (i * 31 % 251) as u8).collect();
     let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
     let mut s = String::from(head);
