@@ -139,6 +139,11 @@ impl Spill {
         }
         let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
         f.read_to_end(&mut buf).map_err(io)?;
+        // The payload is in memory now and is rarely read again (a retry, a replay), so its
+        // page cache goes back to the kernel: new spill files then reuse those pages instead
+        // of allocating fresh ones, which made writing 1 MiB cost ~2–3 ms instead of ~0.2 ms
+        // (docs/benchmarks.md, scenario 3). Only advice; a failure changes nothing.
+        let _ = rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed);
         if crc32fast::hash(&buf) != crc {
             return Err(SpillError::Checksum { id });
         }
