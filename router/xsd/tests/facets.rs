@@ -251,3 +251,18 @@ fn entity_values_are_always_invalid_without_a_dtd() {
     let s = one_element("<xs:simpleType><xs:restriction base=\"xs:ENTITY\"/></xs:simpleType>");
     assert_eq!(kind_of(&s, "<t:r NS><t:v>abc</t:v></t:r>"), InvalidValue);
 }
+
+#[test]
+fn base64_length_counts_octets_across_line_breaks_and_patterns_see_collapsed_text() {
+    let length = one_element(
+        "<xs:simpleType><xs:restriction base=\"xs:base64Binary\"><xs:length value=\"3\"/></xs:restriction></xs:simpleType>",
+    );
+    assert!(valid(&length, "QUJD"));
+    assert!(valid(&length, "\n  QU\r\n\tJD \n"));
+    assert!(!valid(&length, "QUJD\nQUJD"));
+    let pattern = one_element(
+        "<xs:simpleType><xs:restriction base=\"xs:base64Binary\"><xs:pattern value=\"[A-Z]{2} [A-Z]{2}\"/></xs:restriction></xs:simpleType>",
+    );
+    assert!(valid(&pattern, "  QU \n\t JD "));
+    assert!(!valid(&pattern, "QUJD"));
+}

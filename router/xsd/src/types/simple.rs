@@ -206,6 +206,12 @@ fn atomic_text<'a>(st: &SimpleType, raw: &'a str, normalize: bool) -> Option<Cow
     let starts = raw.starts_with(is_xml_space);
     let ends = raw.ends_with(is_xml_space);
     match st.builtin.raw_whitespace() {
+        // base64 ignores whitespace while it checks (binary.rs), so collapsing a 1 MiB
+        // attachment here would be wasted: types with a pattern or enumeration, which see
+        // the lexical form, were collapsed above (`prenormalize`).
+        RawWhitespace::Both if st.builtin.primitive() == Builtin::Base64Binary => {
+            Some(Cow::Borrowed(raw))
+        }
         RawWhitespace::Both => Some(collapse_ws(raw)),
         RawWhitespace::None => (!starts && !ends).then_some(Cow::Borrowed(raw)),
         RawWhitespace::Leading => {
