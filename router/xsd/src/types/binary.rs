@@ -155,4 +155,34 @@ mod tests {
         assert_ne!(print("AAAA"), print("AAAAAAAA"));
         assert_ne!(print("QUI="), print("QUE="));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn base64_fingerprint_is_the_same_whatever_whitespace_is_inserted(
+            chars in proptest::collection::vec(0u8..64, 0..1400),
+            breaks in proptest::collection::vec((0usize..1400, 0usize..4), 0..40),
+        ) {
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            // Whole quanta, so every value is valid base64 and has a fingerprint.
+            let whole = chars.len() / 4 * 4;
+            let flat: Vec<u8> = chars[..whole].iter().map(|&v| alphabet[v as usize]).collect();
+            let mut spaced = flat.clone();
+            let mut cuts: Vec<_> = breaks.into_iter().map(|(at, ws)| (at.min(flat.len()), ws)).collect();
+            cuts.sort();
+            for (at, ws) in cuts.into_iter().rev() {
+                spaced.insert(at, b" \t\r\n"[ws]);
+            }
+            let flat = String::from_utf8(flat).expect("ASCII");
+            let spaced = String::from_utf8(spaced).expect("ASCII");
+            let print = |s: &str| parse_base64(s).map(|b| b.fingerprint);
+            proptest::prop_assert!(print(&flat).is_some());
+            proptest::prop_assert_eq!(print(&flat), print(&spaced));
+            let mut other = flat.clone().into_bytes();
+            if let Some(c) = other.first_mut() {
+                *c = if *c == b'A' { b'B' } else { b'A' };
+                let other = String::from_utf8(other).expect("ASCII");
+                proptest::prop_assert_ne!(print(&flat).map(|f| f.1), print(&other).map(|f| f.1));
+            }
+        }
+    }
 }
