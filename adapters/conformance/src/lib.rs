@@ -76,15 +76,30 @@ pub fn tricky_payload(size: usize) -> Bytes {
 
 /// Runs every check; panics with the failed property. Returns the names of checks the harness
 /// could not steer (not applicable), so callers can assert what they expect to be covered.
+/// Bounds one step of the suite: an adapter or harness that never answers fails the check that
+/// waited, by name, instead of hanging the test run.
+async fn step<T>(name: &str, f: impl Future<Output = T>) -> T {
+    let limit = Duration::from_secs(STEP_LIMIT_SECS);
+    match tokio::time::timeout(limit, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("conformance step '{name}' did not finish within {STEP_LIMIT_SECS} s"),
+    }
+}
+
+const STEP_LIMIT_SECS: u64 = 30;
+
 pub async fn run<H: Harness>(h: &H) -> Vec<&'static str> {
     let mut not_applicable = Vec::new();
     let a = h.adapter();
 
     // 1. Byte-identical, small and large.
-    assert!(h.set(Behaviour::Accept).await, "every harness can accept");
+    assert!(
+        step("set accept", h.set(Behaviour::Accept)).await,
+        "every harness can accept"
+    );
     for size in [200, 1 << 20] {
         let d = delivery(tricky_payload(size));
-        let r = a.deliver(&d).await;
+        let r = step("deliver", a.deliver(&d)).await;
         assert!(
             matches!(
                 r,
@@ -93,7 +108,7 @@ pub async fn run<H: Harness>(h: &H) -> Vec<&'static str> {
             "{} delivers: {r:?}",
             a.kind()
         );
-        let got = h.received(d.id).await;
+        let got = step("received", h.received(d.id)).await;
         assert_eq!(got.len(), 1, "{}: one copy after one delivery", a.kind());
         assert_eq!(
             got[0],
@@ -105,13 +120,15 @@ pub async fn run<H: Harness>(h: &H) -> Vec<&'static str> {
 
     // 2. Idempotent under retry.
     let d = delivery(tricky_payload(4096));
-    a.deliver(&d).await.expect("first delivery");
+    step("first delivery", a.deliver(&d))
+        .await
+        .expect("first delivery");
     let mut again = d.clone();
     again.attempt = 2;
-    a.deliver(&again)
+    step("repeated delivery", a.deliver(&again))
         .await
         .expect("a repeated delivery succeeds");
-    let copies = h.received(d.id).await;
+    let copies = step("received", h.received(d.id)).await;
     assert!(
         !copies.is_empty() && copies.iter().all(|c| *c == d.payload),
         "{}: every copy identical",
@@ -124,12 +141,12 @@ pub async fn run<H: Harness>(h: &H) -> Vec<&'static str> {
         (Behaviour::Overloaded, false, "overload is retryable"),
         (Behaviour::Unreachable, false, "unreachable is retryable"),
     ] {
-        if !h.set(b).await {
+        if !step("set behaviour", h.set(b)).await {
             not_applicable.push(name);
             continue;
         }
         let d = delivery(tricky_payload(300));
-        let e = a.deliver(&d).await.expect_err(name);
+        let e = step(name, a.deliver(&d)).await.expect_err(name);
         assert_eq!(
             e.retry == Retry::Permanent,
             want_permanent,
@@ -142,7 +159,7 @@ pub async fn run<H: Harness>(h: &H) -> Vec<&'static str> {
             a.kind()
         );
         assert!(
-            h.received(d.id).await.is_empty(),
+            step("received", h.received(d.id)).await.is_empty(),
             "{}: a failed attempt delivered nothing",
             a.kind()
         );
@@ -150,10 +167,10 @@ pub async fn run<H: Harness>(h: &H) -> Vec<&'static str> {
 
     // 4. Cancel-safe: the router drops the future on timeout.
     let d = delivery(tricky_payload(2 << 20));
-    let hung = h.set(Behaviour::Hang).await;
+    let hung = step("set hang", h.set(Behaviour::Hang)).await;
     if !hung {
         not_applicable.push("cancellation while the destination hangs");
-        assert!(h.set(Behaviour::Accept).await);
+        assert!(step("set accept", h.set(Behaviour::Accept)).await);
     }
     let cancelled = tokio::time::timeout(
         Duration::from_millis(if hung { 200 } else { 0 }),
@@ -165,19 +182,19 @@ pub async fn run<H: Harness>(h: &H) -> Vec<&'static str> {
         "{}: a hanging destination times out",
         a.kind()
     );
-    assert!(h.set(Behaviour::Accept).await);
+    assert!(step("set accept after hang", h.set(Behaviour::Accept)).await);
     // Give a blocking task the drop could not stop time to finish or clean up.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        h.partial_leftovers().await,
+        step("partial leftovers", h.partial_leftovers()).await,
         0,
         "{}: nothing partial is visible after cancellation",
         a.kind()
     );
-    a.deliver(&d)
+    step("delivery after cancellation", a.deliver(&d))
         .await
         .expect("the attempt after a cancellation succeeds");
-    let copies = h.received(d.id).await;
+    let copies = step("received", h.received(d.id)).await;
     assert!(
         !copies.is_empty() && copies.iter().all(|c| *c == d.payload),
         "{}: complete after retry",
