@@ -245,14 +245,7 @@ async fn operator_commands_list_show_replay_and_purge_dead_letters() {
     ])
     .await;
     assert!(replay.status.success(), "{}", stderr(&replay));
-    wait_state(
-        &w.client,
-        &w.router,
-        &ids[0],
-        "delivered",
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_delivered(&w.client, &w.router, &ids[0]).await;
     assert_eq!(w.bw.inbox.count(&ids[0]), 1);
 
     let again = run(vec![

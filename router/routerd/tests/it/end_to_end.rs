@@ -170,14 +170,7 @@ async fn delivers_each_message_byte_identical_to_the_authority_its_reader_routes
             other.inbox.get(id).is_none(),
             "{id} must not reach the other authority"
         );
-        let v = wait_state(
-            &w.client,
-            &w.router,
-            id,
-            "delivered",
-            Duration::from_secs(10),
-        )
-        .await;
+        let v = wait_delivered(&w.client, &w.router, id).await;
         assert_eq!(v["traffic_light"], "green");
         let events: Vec<&str> = v["history"]
             .as_array()
@@ -209,14 +202,7 @@ async fn resubmitting_the_same_message_returns_the_original_answer_and_delivers_
     let v = again.json();
     assert_eq!(v["duplicate"], true);
     assert_eq!(v["accepted_at"], first.json()["accepted_at"]);
-    wait_state(
-        &w.client,
-        &w.router,
-        &id,
-        "delivered",
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_delivered(&w.client, &w.router, &id).await;
     assert_eq!(w.bw.inbox.count(&id), 1);
     w.router.stop().await;
 }
@@ -307,14 +293,7 @@ async fn admin_listener_serves_metrics_health_and_readiness_but_the_public_one_d
         .post_xml(&w.router.public_url("/v1/messages"), "<not-xml")
         .await;
     assert_eq!(bad.status, 400);
-    wait_state(
-        &w.client,
-        &w.router,
-        &id,
-        "delivered",
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_delivered(&w.client, &w.router, &id).await;
 
     let m = w.client.get(&w.router.admin_url("/metrics")).await;
     assert_eq!(m.status, 200);
@@ -461,14 +440,7 @@ async fn a_long_outage_kills_no_message_even_with_few_attempts_allowed() {
     fragile.inbox.set_mode(xoev_mock_authority::Mode::Accept);
     let mut probed = 0;
     for id in &ids {
-        let v = wait_state(
-            &w.client,
-            &w.router,
-            id,
-            "delivered",
-            Duration::from_secs(10),
-        )
-        .await;
+        let v = wait_delivered(&w.client, &w.router, id).await;
         if v["attempts"].as_u64().unwrap() > 3 {
             probed += 1;
         }
@@ -513,14 +485,7 @@ async fn refused_connections_do_not_use_up_max_attempts() {
     )
     .await
     .unwrap();
-    wait_state(
-        &w.client,
-        &w.router,
-        &id,
-        "delivered",
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_delivered(&w.client, &w.router, &id).await;
     assert_eq!(
         back.inbox.get(&id).unwrap().body.as_ref(),
         signed.as_slice()

@@ -21,14 +21,7 @@ async fn the_receipt_of_a_delivered_message_is_signed_by_the_router_and_records_
     let id = new_id();
     let signed = w.pki.sign(&message(&id, "ags:08111000", "psw:01003110"));
     post_accepted(&w.client, &w.router, signed.clone()).await;
-    wait_state(
-        &w.client,
-        &w.router,
-        &id,
-        "delivered",
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_delivered(&w.client, &w.router, &id).await;
 
     let r = w
         .client
@@ -116,14 +109,7 @@ async fn receipts_verify_with_xmlsec1() {
             .status,
         202
     );
-    wait_state(
-        &w.client,
-        &w.router,
-        &id,
-        "delivered",
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_delivered(&w.client, &w.router, &id).await;
     let r = w
         .client
         .get(&w.router.public_url(&format!("/v1/messages/{id}/receipt")))

@@ -344,6 +344,11 @@ pub async fn wait_state(
     .await
 }
 
+/// `wait_state` for `delivered` with the usual 10 s.
+pub async fn wait_delivered(client: &TestClient, router: &TestRouter, id: &str) -> Value {
+    wait_state(client, router, id, "delivered", Duration::from_secs(10)).await
+}
+
 /// Polls the status API until `done` holds for the message's status (which `done` may also
 /// assert on), and returns that status; panics with `what` and the last status at the timeout.
 pub async fn poll_status(
