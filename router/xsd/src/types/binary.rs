@@ -4,7 +4,7 @@
 //! alphabet (including whitespace) are ignored, the number of alphabet characters must fill
 //! whole quanta, at most two `=` may end the data and no alphabet character may follow them, and
 //! the bits a padding discards must be zero. The value kept is the decoded length (for the
-//! `length` facets) and a digest-free copy of the canonical characters (for equality).
+//! `length` facets) and a fingerprint of the alphabet characters (for equality facets).
 
 /// Decoded hexBinary octets, or None when the value is not an even number of hex digits.
 pub(crate) fn parse_hex(s: &str) -> Option<Vec<u8>> {
@@ -57,7 +57,7 @@ const B64: [u8; 256] = {
 /// copy of every character: a 1 MiB attachment would otherwise cost 1.4 M vector pushes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Base64 {
-    /// Number of alphabet characters and their FNV-1a 64 hash.
+    /// Number of alphabet characters, and their FNV-1a 64 hash in four lanes (folded).
     pub(crate) fingerprint: (usize, u64),
     pub(crate) octets: usize,
 }
