@@ -2,6 +2,8 @@
 //! `wait_durable`, with group commit vs. one flush + fsync per message, in one run.
 //! `cargo bench -p xoev-queue --bench group_commit` (env: XOEV_BENCH_SECS, default 4).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,19 +20,9 @@ struct Case {
 
 fn run(case: &Case, secs: u64) {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mut cfg = SledConfig::new(
-        tmp.path().join("q"),
-        Limits {
-            min_free_disk_bytes: 0,
-            max_pending_bytes_per_destination: u64::MAX,
-        },
-    );
+    let mut cfg = common::unlimited(tmp.path().join("q"));
     cfg.group_commit = case.group_commit;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rt = common::runtime();
     rt.block_on(async {
         let store = SledStore::open(cfg).unwrap_or_else(|e| panic!("{e}"));
         let payload = Bytes::from(vec![b'x'; 4096]);
@@ -101,10 +93,7 @@ fn run(case: &Case, secs: u64) {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
-    let secs = std::env::var("XOEV_BENCH_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+    let secs = common::env_or("XOEV_BENCH_SECS", 4);
     println!("4 KiB messages, enqueue + wait_durable, {secs} s per case, 2 tokio workers");
     let only = std::env::var("XOEV_BENCH_CASE").ok();
     let case = |name, tasks, group_commit, wait| Case {

@@ -5,6 +5,8 @@
 //! ratio measured in one run.
 //! `cargo bench -p xoev-queue --bench lifecycle` (env: XOEV_BENCH_SECS, default 5).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -54,29 +56,13 @@ fn cpu_by_group() -> BTreeMap<String, f64> {
 }
 
 fn main() {
-    let secs: u64 = std::env::var("XOEV_BENCH_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let secs: u64 = common::env_or("XOEV_BENCH_SECS", 5);
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cfg = SledConfig::new(
-        tmp.path().join("q"),
-        Limits {
-            min_free_disk_bytes: 0,
-            max_pending_bytes_per_destination: u64::MAX,
-        },
-    );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let cfg = common::unlimited(tmp.path().join("q"));
+    let rt = common::runtime();
     rt.block_on(async {
         let store = SledStore::open(cfg).unwrap_or_else(|e| panic!("{e}"));
-        let size: usize = std::env::var("XOEV_BENCH_PAYLOAD")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(4096);
+        let size: usize = common::env_or("XOEV_BENCH_PAYLOAD", 4096);
         let payload = Bytes::from(vec![b'x'; size]);
         let cpu_before = cpu_by_group();
         let start = Instant::now();

@@ -6,6 +6,8 @@
 //! recovery, segment cleaning, retention, dedup, record history.
 //! `cargo bench -p xoev-queue --bench log_floor` (env: XOEV_BENCH_SECS, default 5).
 
+mod common;
+
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
@@ -111,19 +113,12 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() {
-    let secs: u64 = std::env::var("XOEV_BENCH_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let secs: u64 = common::env_or("XOEV_BENCH_SECS", 5);
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = tmp.path().join("log");
     let (tx, rx) = mpsc::channel();
     let log = std::thread::spawn(move || writer(&rx, path));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rt = common::runtime();
     rt.block_on(async {
         let cpu_before = cpu_seconds();
         let start = Instant::now();

@@ -4,6 +4,8 @@
 //! `cargo bench -p xoev-queue --bench open_time`. Keeps the store under XOEV_BENCH_DIR if set
 //! (to re-measure without refilling); otherwise a temporary directory.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -12,29 +14,16 @@ use uuid::Uuid;
 use xoev_queue::*;
 
 fn config(dir: &PathBuf) -> SledConfig {
-    SledConfig::new(
-        dir,
-        Limits {
-            min_free_disk_bytes: 0,
-            max_pending_bytes_per_destination: u64::MAX,
-        },
-    )
+    common::unlimited(dir)
 }
 
 fn main() {
-    let n: u64 = std::env::var("XOEV_BENCH_OPEN_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let n: u64 = common::env_or("XOEV_BENCH_OPEN_N", 1_000_000);
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = std::env::var("XOEV_BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| tmp.path().join("q"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rt = common::runtime();
     rt.block_on(async {
         let t0 = Instant::now();
         let store = SledStore::open(config(&dir)).unwrap_or_else(|e| panic!("{e}"));
@@ -52,10 +41,7 @@ fn main() {
         // XOEV_BENCH_CRASH_AFTER=k: enqueue k more messages, then abort without closing, so
         // the next run measures open after a crash (sled replays its log since the last
         // snapshot, which sled takes every 1,000,000 operations).
-        let crash_after: u64 = std::env::var("XOEV_BENCH_CRASH_AFTER")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let crash_after: u64 = common::env_or("XOEV_BENCH_CRASH_AFTER", 0);
         let n = if crash_after > 0 {
             have + crash_after
         } else {
