@@ -180,6 +180,50 @@ async fn corrupt_payload_sends_its_message_to_the_dead_letters_not_to_oblivion()
         report.problems,
         vec![format!("payload of {bad} is missing")]
     );
+    // The damaged pointer named no segment any more: its segment keeps one count too many.
+    assert_eq!(report.untraceable_segment_pointers, 1);
+}
+
+#[tokio::test]
+async fn damaged_segment_file_sends_its_message_to_the_dead_letters_and_releases_the_count() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    seed(dir.path(), 2).await;
+    // Both payloads are in one segment; damage the last byte, which belongs to message 2.
+    let seg_dir = dir.path().join("segments");
+    let files: Vec<_> = std::fs::read_dir(&seg_dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mut bytes = std::fs::read(&files[0]).unwrap_or_default();
+    flip_last(&mut bytes);
+    assert!(std::fs::write(&files[0], &bytes).is_ok());
+    let seen = Arc::new(Seen::default());
+    let store = SledStore::open(config(dir.path(), seen.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let leased = store
+        .lease("a", Timestamp(2_000), Duration::from_secs(30), 10)
+        .await
+        .unwrap_or_default();
+    let ids: Vec<u128> = leased.iter().map(|l| l.record.id.as_u128()).collect();
+    assert_eq!(ids, vec![1]);
+    let bad = Uuid::from_u128(2);
+    assert_eq!(
+        store
+            .get(bad)
+            .await
+            .ok()
+            .flatten()
+            .map(|r| (r.state, r.last_error)),
+        Some((State::Dead, Some("payload missing or corrupt".into())))
+    );
+    assert_eq!(seen.trees(), vec!["payloads".to_string()]);
+    let report = store.check_consistency().unwrap_or_default();
+    assert_eq!(
+        report.problems,
+        vec![format!("payload of {bad} is missing")]
+    );
+    assert_eq!(report.untraceable_segment_pointers, 0);
 }
 
 #[tokio::test]

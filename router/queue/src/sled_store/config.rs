@@ -39,6 +39,12 @@ pub struct SledConfig {
     /// Payloads of at least this many bytes are kept in spill files, not in sled (which keeps
     /// values resident in memory). Default 64 KiB.
     pub spill_threshold: usize,
+    /// `true` (default): payloads below `spill_threshold` are appended to segment files and
+    /// sled keeps a pointer (docs/queue.md §16). `false`: they are stored inside sled, as
+    /// before segments existed (for comparisons and tests of the inline format).
+    pub segment_payloads: bool,
+    /// A segment file is closed for appends once it holds this many bytes. Default 64 MiB.
+    pub segment_bytes: u64,
     /// How long `open` waits for the directory's lock (held by another process, or by a store
     /// of this process that was just dropped and is still being freed). Default 5 s.
     pub lock_wait: Duration,
@@ -60,6 +66,8 @@ impl SledConfig {
             now_at_open: None,
             lock_wait: Duration::from_secs(5),
             spill_threshold: 64 * 1024,
+            segment_payloads: true,
+            segment_bytes: 64 << 20,
         }
     }
 }
@@ -78,6 +86,8 @@ impl fmt::Debug for SledConfig {
             .field("now_at_open", &self.now_at_open)
             .field("lock_wait", &self.lock_wait)
             .field("spill_threshold", &self.spill_threshold)
+            .field("segment_payloads", &self.segment_payloads)
+            .field("segment_bytes", &self.segment_bytes)
             .finish_non_exhaustive()
     }
 }

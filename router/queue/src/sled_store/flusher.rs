@@ -189,6 +189,11 @@ impl Flusher {
         DurableTicket(self.shared.applied.load(Ordering::SeqCst))
     }
 
+    /// The ticket of everything made durable so far.
+    pub(crate) fn durable(&self) -> u64 {
+        self.shared.published.borrow().ticket
+    }
+
     /// Why the store failed, if it did.
     pub(crate) fn failure(&self) -> Option<Arc<str>> {
         self.shared.published.borrow().failed.clone()

@@ -12,6 +12,7 @@ mod ops;
 mod record;
 mod recovery;
 mod scans;
+mod segments;
 mod spill;
 mod transitions;
 mod tx;
@@ -39,6 +40,7 @@ use depth::Depths;
 use disk_space::DiskSpace;
 use flusher::Flusher;
 use ops::EndFn;
+use ops::Placed;
 use tokio::sync::oneshot;
 use transitions::Bounds;
 use tx::{Committed, Corruption, Trees, TxResult, storage};
@@ -87,6 +89,9 @@ pub(crate) struct Inner {
     trees: Trees,
     spill: Arc<spill::Spill>,
     spill_threshold: usize,
+    segments: segments::Segments,
+    /// Payloads below the spill threshold go to segment files (else inline in sled).
+    segment_payloads: bool,
     flusher: Flusher,
     depths: Depths,
     disk: DiskSpace,
@@ -129,6 +134,24 @@ impl SledStore {
         if orphans > 0 {
             tracing::info!(orphans, "Removed spill files without a payload pointer.");
         }
+        let live = trees
+            .segments
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k.map_err(storage)?;
+                <[u8; 8]>::try_from(k.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::Storage("a segments key does not parse".into()))
+            })
+            .collect::<Result<std::collections::BTreeSet<u64>, StoreError>>()?;
+        let (segments, removed) =
+            segments::Segments::open(&config.dir, config.segment_bytes, &live).map_err(|e| {
+                StoreError::Storage(format!("cannot open the segment directory: {e}"))
+            })?;
+        if removed > 0 {
+            tracing::info!(removed, "Removed payload segments without a live payload.");
+        }
         report.sled = t.elapsed();
         let t = Instant::now();
         let files = files::FileSyncer::open(&config.dir, Arc::clone(&spill))
@@ -145,6 +168,8 @@ impl SledStore {
             trees,
             spill,
             spill_threshold: config.spill_threshold,
+            segments,
+            segment_payloads: config.segment_payloads,
             flusher,
             depths: Depths::default(),
             disk: DiskSpace::new(config.dir.clone(), config.disk_check_interval),
@@ -333,11 +358,19 @@ impl Inner {
             deltas,
             corruptions,
             spill_removals,
-        } = self.trees.transact(&self.spill, f)?;
+            segments_zeroed,
+            segments_revived,
+        } = self.trees.transact(&self.spill, &self.segments, f)?;
         for id in spill_removals {
             self.spill.remove(id);
         }
         let ticket = self.flusher.note_writes(ops as u64);
+        self.segments
+            .counted(&segments_zeroed, &segments_revived, ticket.0);
+        let counts = &self.trees.segments;
+        self.segments.sweep(self.flusher.durable(), |seg| {
+            counts.contains_key(tx::segment_key(seg)).unwrap_or(true)
+        });
         for (dest, delta) in deltas {
             self.depths.apply(&dest, delta);
         }
@@ -373,9 +406,17 @@ impl MessageStore for SledStore {
                 .await
                 .map_err(|e| StoreError::Storage(format!("spill task failed: {e}")))?
                 .map_err(|e| StoreError::Storage(format!("cannot write the payload: {e}")))?;
-            Some(staged)
+            Placed::Spilled(staged)
+        } else if self.inner.segment_payloads {
+            // Written and synced before the pointer exists (docs/queue.md §16).
+            Placed::Segment(
+                self.inner
+                    .segments
+                    .append(msg.id, msg.payload.clone())
+                    .await?,
+            )
         } else {
-            None
+            Placed::Inline
         };
         let (tx, rx) = oneshot::channel();
         self.writer.send(Job::Enqueue(msg, staged, tx))?;
@@ -560,6 +601,7 @@ impl MessageStore for SledStore {
         // Writes handed to the writer before the close are applied, then the final flush.
         tokio::task::spawn_blocking(move || {
             writer.stop();
+            inner.segments.stop();
             inner.flusher.stop()
         })
         .await

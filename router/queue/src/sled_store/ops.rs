@@ -9,8 +9,10 @@ use bytes::Bytes;
 use super::Inner;
 use super::keys::MAX_DESTINATION_LEN;
 use super::record::{
-    PayloadRef, Stored, decode_payload_ref, decode_record, encode_payload, encode_spill_pointer,
+    Stored, decode_payload_ref, decode_record, encode_payload, encode_segment_pointer,
+    encode_spill_pointer,
 };
+use super::segments::SegRef;
 use super::spill::Staged;
 use super::transitions;
 use super::tx::{Tx, TxResult, storage};
@@ -32,6 +34,17 @@ pub(crate) fn copy_error(e: &StoreError) -> StoreError {
 
 /// Last error of a message whose payload is gone while it still had to be delivered.
 pub(crate) const PAYLOAD_LOST: &str = "payload missing or corrupt";
+
+/// Where an enqueue's payload was put before the writer takes it.
+#[derive(Debug)]
+pub(crate) enum Placed {
+    /// Not yet anywhere: sealed into the `payloads` tree.
+    Inline,
+    /// Written to a temporary spill file (docs/queue.md §15).
+    Spilled(Staged),
+    /// Appended to a segment and synced (docs/queue.md §16).
+    Segment(SegRef),
+}
 
 /// Result of trying to lease one record inside a transaction.
 pub(crate) enum LeaseAttempt {
@@ -62,7 +75,7 @@ impl Inner {
     /// already taken: a resubmission never replaces an acknowledged payload.
     pub(crate) fn enqueue_batch(
         &self,
-        msgs: Vec<(NewMessage, Option<Staged>)>,
+        msgs: Vec<(NewMessage, Placed)>,
     ) -> Vec<Result<Enqueued, StoreError>> {
         let mut results: Vec<Option<Result<Enqueued, StoreError>>> =
             msgs.iter().map(|_| None).collect();
@@ -75,6 +88,8 @@ impl Inner {
             Inline(Vec<u8>),
             /// The pointer, and whether this batch moved the file into place.
             Spilled(Vec<u8>, bool),
+            /// The pointer and its segment.
+            Segment(Vec<u8>, u64),
         }
         struct Candidate<'m> {
             index: usize,
@@ -90,15 +105,18 @@ impl Inner {
                 Ok(size) => size,
                 Err(answer) => {
                     results[index] = Some(*answer);
-                    if let Some(st) = staged {
+                    if let Placed::Spilled(st) = staged {
                         self.spill.discard(st);
                     }
                     continue;
                 }
             };
             let body = match staged {
-                None => Body::Inline(encode_payload(&msg.payload)),
-                Some(st) => {
+                Placed::Inline => Body::Inline(encode_payload(&msg.payload)),
+                Placed::Segment(r) => {
+                    Body::Segment(encode_segment_pointer(r.seg, r.offset, r.len, r.crc), r.seg)
+                }
+                Placed::Spilled(st) => {
                     let pointer = encode_spill_pointer(st.len, st.crc);
                     // Only this thread writes, so a record read now is what the transaction
                     // will see; ids placed earlier in this batch are not committed yet.
@@ -161,6 +179,9 @@ impl Inner {
                         match &c.body {
                             Body::Inline(sealed) => tx.put_sealed_payload(c.msg.id, sealed)?,
                             Body::Spilled(pointer, _) => tx.put_spill_pointer(c.msg.id, pointer)?,
+                            Body::Segment(pointer, seg) => {
+                                tx.put_segment_pointer(c.msg.id, *seg, pointer)?
+                            }
                         }
                         tx.write(None, Some(&c.fresh))?;
                         existing.push(None);
@@ -432,11 +453,9 @@ impl Inner {
         self.ensure_open()?;
         let raw = self.trees.payloads.get(id.as_bytes()).map_err(storage)?;
         let Some(raw) = raw else { return Ok(None) };
-        let good = match decode_payload_ref(&raw) {
-            Ok(PayloadRef::Inline(p)) => Some(p),
-            Ok(PayloadRef::Spilled { len, crc }) => self.spill.read(id, len, crc).ok(),
-            Err(_) => None,
-        };
+        let good = decode_payload_ref(&raw)
+            .ok()
+            .and_then(|r| super::tx::fetch_payload(&self.spill, &self.segments, id, r).ok());
         match good {
             Some(p) => Ok(Some(p)),
             // Bad value or file: the transactional path quarantines it.

@@ -16,6 +16,9 @@ pub(crate) const FORMAT_V1: u8 = 1;
 /// A payload kept in a spill file: the value in `payloads` is only a pointer
 /// (`len:u64 LE ‖ content crc32:u32 LE`, in the same checked envelope).
 pub(crate) const FORMAT_SPILLED: u8 = 2;
+/// A payload kept in a segment file (docs/queue.md §16): the value in `payloads` is a pointer
+/// (`segment:u64 LE ‖ offset:u64 LE ‖ len:u64 LE ‖ content crc32:u32 LE`, same envelope).
+pub(crate) const FORMAT_SEGMENT: u8 = 3;
 const HEADER_LEN: usize = 5;
 
 /// A record as the store keeps it: the API view plus the fields only the store needs.
@@ -267,6 +270,46 @@ pub(crate) enum PayloadRef {
     Inline(Bytes),
     /// In a spill file of this length and content CRC32.
     Spilled { len: u64, crc: u32 },
+    /// In segment `seg`, frame at `offset`, of this length and content CRC32.
+    Segment {
+        seg: u64,
+        offset: u64,
+        len: u64,
+        crc: u32,
+    },
+}
+
+/// The pointer stored in `payloads` for a payload in a segment file.
+pub(crate) fn encode_segment_pointer(seg: u64, offset: u64, len: u64, crc: u32) -> Vec<u8> {
+    let mut body = [0u8; 28];
+    body[..8].copy_from_slice(&seg.to_le_bytes());
+    body[8..16].copy_from_slice(&offset.to_le_bytes());
+    body[16..24].copy_from_slice(&len.to_le_bytes());
+    body[24..].copy_from_slice(&crc.to_le_bytes());
+    seal_as(FORMAT_SEGMENT, &body)
+}
+
+fn decode_segment_pointer(raw: &[u8]) -> Result<PayloadRef, DecodeError> {
+    let body = open_envelope_as(FORMAT_SEGMENT, raw)?;
+    let Ok(b) = <[u8; 28]>::try_from(body) else {
+        return Err(DecodeError::Body(format!(
+            "segment pointer is {} bytes, not 28",
+            body.len()
+        )));
+    };
+    let u64_at = |i: usize| {
+        let mut v = [0u8; 8];
+        v.copy_from_slice(&b[i..i + 8]);
+        u64::from_le_bytes(v)
+    };
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&b[24..]);
+    Ok(PayloadRef::Segment {
+        seg: u64_at(0),
+        offset: u64_at(8),
+        len: u64_at(16),
+        crc: u32::from_le_bytes(crc),
+    })
 }
 
 /// The pointer stored in `payloads` for a spilled payload.
@@ -279,8 +322,10 @@ pub(crate) fn encode_spill_pointer(len: u64, crc: u32) -> Vec<u8> {
 
 /// Decodes and checks a `payloads` value of either kind.
 pub(crate) fn decode_payload_ref(raw: &[u8]) -> Result<PayloadRef, DecodeError> {
-    if raw.first() != Some(&FORMAT_SPILLED) {
-        return decode_payload(raw).map(PayloadRef::Inline);
+    match raw.first() {
+        Some(&FORMAT_SPILLED) => {}
+        Some(&FORMAT_SEGMENT) => return decode_segment_pointer(raw),
+        _ => return decode_payload(raw).map(PayloadRef::Inline),
     }
     let body = open_envelope_as(FORMAT_SPILLED, raw)?;
     match <[u8; 12]>::try_from(body) {
@@ -454,6 +499,25 @@ mod tests {
         );
     }
 
+    #[test]
+    fn segment_pointer_round_trips_and_a_flipped_bit_is_refused() {
+        let raw = encode_segment_pointer(3, 4096, 512, 0xCAFE_F00D);
+        assert_eq!(
+            decode_payload_ref(&raw),
+            Ok(PayloadRef::Segment {
+                seg: 3,
+                offset: 4096,
+                len: 512,
+                crc: 0xCAFE_F00D
+            })
+        );
+        let mut bad = raw.clone();
+        bad[12] ^= 0x01;
+        assert!(matches!(
+            decode_payload_ref(&bad),
+            Err(DecodeError::Checksum { .. })
+        ));
+    }
     #[test]
     fn payload_round_trips_byte_for_byte() {
         let p = b"<xml>payload</xml>".to_vec();

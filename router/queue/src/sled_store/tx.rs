@@ -6,6 +6,7 @@
 //! applied by the caller only after it committed (the closure may run more than once).
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use sled::transaction::{
@@ -16,6 +17,7 @@ use uuid::Uuid;
 use super::depth::DepthDelta;
 use super::keys;
 use super::record::{PayloadRef, Stored, decode_payload_ref, decode_record, encode_record};
+use super::segments::Segments;
 use super::spill::Spill;
 use crate::api::{Depth, State, StoreError};
 
@@ -159,7 +161,40 @@ pub(crate) struct Trees {
     /// Persistent depth counters per destination, changed in the same transaction as the
     /// indexes (invariant 13), so open does not have to scan the queue.
     pub(crate) counters: sled::Tree,
+    /// Live payload pointers per segment file (docs/queue.md §16), changed in the same
+    /// transaction as the pointers.
+    pub(crate) segments: sled::Tree,
     pub(crate) meta: sled::Tree,
+}
+
+/// The payload of `id` wherever `r` says it is, checked.
+pub(crate) fn fetch_payload(
+    spill: &Spill,
+    segments: &Segments,
+    id: Uuid,
+    r: PayloadRef,
+) -> Result<Bytes, String> {
+    match r {
+        PayloadRef::Inline(p) => Ok(p),
+        PayloadRef::Spilled { len, crc } => spill.read(id, len, crc).map_err(|e| e.to_string()),
+        PayloadRef::Segment {
+            seg,
+            offset,
+            len,
+            crc,
+        } => segments
+            .read(id, seg, offset, len, crc)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// `segments` tree key and value.
+pub(crate) fn segment_key(seg: u64) -> [u8; 8] {
+    seg.to_be_bytes()
+}
+
+pub(crate) fn decode_segment_count(v: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(v).ok().map(u64::from_be_bytes)
 }
 
 /// A transaction over all trees but `meta`.
@@ -175,7 +210,11 @@ pub(crate) struct Tx<'a> {
     fin_record: &'a TransactionalTree,
     quarantine: &'a TransactionalTree,
     counters: &'a TransactionalTree,
+    segment_counts: &'a TransactionalTree,
     spill: &'a Spill,
+    segments: &'a Segments,
+    /// Live-count changes per segment, applied at the end of the transaction.
+    segment_deltas: RefCell<BTreeMap<u64, i64>>,
     deltas: RefCell<Vec<(String, DepthDelta)>>,
     corruptions: RefCell<Vec<Corruption>>,
     /// Spill files whose pointer this transaction removed; deleted after it committed.
@@ -188,6 +227,9 @@ pub(crate) struct Committed<A> {
     pub(crate) deltas: Vec<(String, DepthDelta)>,
     pub(crate) corruptions: Vec<Corruption>,
     pub(crate) spill_removals: Vec<Uuid>,
+    /// Segments whose live count this transaction took to zero, or up from zero.
+    pub(crate) segments_zeroed: Vec<u64>,
+    pub(crate) segments_revived: Vec<u64>,
 }
 
 pub(crate) fn storage(e: impl std::fmt::Display) -> StoreError {
@@ -208,6 +250,7 @@ impl Trees {
             fin_record: db.open_tree("fin_record")?,
             quarantine: db.open_tree("quarantine")?,
             counters: db.open_tree("counters")?,
+            segments: db.open_tree("segments")?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -229,6 +272,7 @@ impl Trees {
     pub(crate) fn transact<A>(
         &self,
         spill: &Spill,
+        segments: &Segments,
         f: impl Fn(&Tx<'_>) -> TxResult<A>,
     ) -> Result<Committed<A>, StoreError> {
         let trees = (
@@ -243,8 +287,9 @@ impl Trees {
             &self.fin_record,
             &self.quarantine,
             &self.counters,
+            &self.segments,
         );
-        let result = trees.transaction(|(r, p, pe, re, sc, le, de, fp, fr, q, c)| {
+        let result = trees.transaction(|(r, p, pe, re, sc, le, de, fp, fr, q, c, sg)| {
             let tx = Tx {
                 records: r,
                 payloads: p,
@@ -257,14 +302,20 @@ impl Trees {
                 fin_record: fr,
                 quarantine: q,
                 counters: c,
+                segment_counts: sg,
                 spill,
+                segments,
+                segment_deltas: RefCell::default(),
                 deltas: RefCell::default(),
                 corruptions: RefCell::default(),
                 spill_removals: RefCell::default(),
             };
             let value = f(&tx)?;
             tx.persist_counters()?;
+            let (segments_zeroed, segments_revived) = tx.persist_segment_counts()?;
             Ok(Committed {
+                segments_zeroed,
+                segments_revived,
                 value,
                 deltas: tx.deltas.into_inner(),
                 corruptions: tx.corruptions.into_inner(),
@@ -320,6 +371,49 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Adds this transaction's live-count changes to the `segments` tree. Returns the
+    /// segments that went to zero (entry removed) and those that came up from zero.
+    fn persist_segment_counts(&self) -> TxResult<(Vec<u64>, Vec<u64>)> {
+        let (mut zeroed, mut revived) = (Vec::new(), Vec::new());
+        for (&seg, &delta) in self.segment_deltas.borrow().iter() {
+            if delta == 0 {
+                continue;
+            }
+            let key = segment_key(seg);
+            let current = self
+                .segment_counts
+                .get(key)?
+                .and_then(|v| decode_segment_count(&v))
+                .unwrap_or(0);
+            // A count can only go below zero through corruption; never below zero, so the
+            // file is removed at the latest when nothing points to it any more.
+            let next = current.saturating_add_signed(delta);
+            if next == 0 {
+                self.segment_counts.remove(&key)?;
+                zeroed.push(seg);
+            } else {
+                self.segment_counts.insert(&key, &next.to_be_bytes())?;
+                if current == 0 {
+                    revived.push(seg);
+                }
+            }
+        }
+        Ok((zeroed, revived))
+    }
+
+    /// Notes that a `payloads` value was removed: a spill file goes after the commit, a
+    /// segment loses one live pointer. A value that does not decode cannot be traced; its
+    /// segment keeps a count too high (kept until an operator cleans it, docs/queue.md §16).
+    fn payload_value_removed(&self, id: Uuid, old: &[u8]) {
+        match decode_payload_ref(old) {
+            Ok(PayloadRef::Spilled { .. }) => self.spill_removals.borrow_mut().push(id),
+            Ok(PayloadRef::Segment { seg, .. }) => {
+                *self.segment_deltas.borrow_mut().entry(seg).or_default() -= 1;
+            }
+            Ok(PayloadRef::Inline(_)) | Err(_) => {}
+        }
+    }
+
     fn tree(&self, i: Index) -> &TransactionalTree {
         match i {
             Index::Pending => self.pending,
@@ -353,6 +447,11 @@ impl Tx<'_> {
         if let Some(t) = source {
             t.remove(key)?;
         }
+        if tree == "payloads"
+            && let Ok(b) = <[u8; 16]>::try_from(key)
+        {
+            self.payload_value_removed(Uuid::from_bytes(b), raw);
+        }
         self.corruptions.borrow_mut().push(Corruption {
             tree,
             key: key.to_vec(),
@@ -373,8 +472,9 @@ impl Tx<'_> {
                 self.quarantine("records", id.as_bytes(), &raw, e.to_string())?;
                 if let Some(p) = self.payloads.get(id.as_bytes())? {
                     self.quarantine
-                        .insert(quarantine_key("payloads", id.as_bytes()), p)?;
+                        .insert(quarantine_key("payloads", id.as_bytes()), p.clone())?;
                     self.payloads.remove(id.as_bytes())?;
+                    self.payload_value_removed(id, &p);
                 }
                 Ok(None)
             }
@@ -388,10 +488,7 @@ impl Tx<'_> {
             return Ok(None);
         };
         let result = match decode_payload_ref(&raw) {
-            Ok(PayloadRef::Inline(p)) => Ok(p),
-            Ok(PayloadRef::Spilled { len, crc }) => {
-                self.spill.read(id, len, crc).map_err(|e| e.to_string())
-            }
+            Ok(r) => fetch_payload(self.spill, self.segments, id, r),
             Err(e) => Err(e.to_string()),
         };
         match result {
@@ -409,6 +506,13 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Stores the pointer to a payload already appended to segment `seg`.
+    pub(crate) fn put_segment_pointer(&self, id: Uuid, seg: u64, pointer: &[u8]) -> TxResult<()> {
+        self.payloads.insert(id.as_bytes(), pointer)?;
+        *self.segment_deltas.borrow_mut().entry(seg).or_default() += 1;
+        Ok(())
+    }
+
     /// Stores a payload already sealed with `encode_payload` (sealed outside the transaction,
     /// which holds sled's process-wide lock while it runs).
     pub(crate) fn put_sealed_payload(&self, id: Uuid, sealed: &[u8]) -> TxResult<()> {
@@ -417,10 +521,8 @@ impl Tx<'_> {
     }
 
     pub(crate) fn remove_payload(&self, id: Uuid) -> TxResult<()> {
-        if let Some(old) = self.payloads.remove(id.as_bytes())?
-            && matches!(decode_payload_ref(&old), Ok(PayloadRef::Spilled { .. }))
-        {
-            self.spill_removals.borrow_mut().push(id);
+        if let Some(old) = self.payloads.remove(id.as_bytes())? {
+            self.payload_value_removed(id, &old);
         }
         Ok(())
     }

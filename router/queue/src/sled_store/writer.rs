@@ -14,8 +14,7 @@ use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 use super::Inner;
-use super::ops::EndFn;
-use super::spill::Staged;
+use super::ops::{EndFn, Placed};
 use crate::api::{Enqueued, LeaseToken, MessageRecord, NewMessage, StoreError};
 
 /// Operations merged into one transaction at most (bounds a transaction's size and the wait
@@ -29,7 +28,7 @@ const MAX_MERGE_BYTES: usize = 16 << 20;
 pub(crate) enum Job {
     Enqueue(
         NewMessage,
-        Option<Staged>,
+        Placed,
         oneshot::Sender<Result<Enqueued, StoreError>>,
     ),
     EndLease(
@@ -89,9 +88,10 @@ fn run(inner: &Inner, rx: &Receiver<Job>) {
         match job {
             Job::Run(f) => f(inner),
             Job::Enqueue(msg, staged, reply) => {
-                // Spilled payloads are already on disk: they do not weigh on the transaction.
-                let weight = |m: &NewMessage, s: &Option<Staged>| {
-                    if s.is_some() { 64 } else { m.payload.len() }
+                // Payloads already in files do not weigh on the transaction.
+                let weight = |m: &NewMessage, p: &Placed| match p {
+                    Placed::Inline => m.payload.len(),
+                    Placed::Spilled(_) | Placed::Segment(_) => 64,
                 };
                 let mut bytes = weight(&msg, &staged);
                 let mut msgs = vec![(msg, staged)];
