@@ -45,6 +45,8 @@ fn cpu_by_group() -> BTreeMap<String, f64> {
             "writer"
         } else if comm.starts_with("xoev-queue-flus") {
             "flusher"
+        } else if comm.starts_with("xoev-queue-segm") {
+            "segments"
         } else if comm.starts_with("tokio") {
             "tokio"
         } else {

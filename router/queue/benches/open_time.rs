@@ -1,6 +1,6 @@
 //! Open time with many queued messages: fills a store with N queued messages (default
-//! 1,000,000; env XOEV_BENCH_OPEN_N; 512-byte payloads over 16 destinations), closes it, then
-//! times `SledStore::open` and the first `lease`.
+//! 1,000,000; env XOEV_BENCH_OPEN_N; 512-byte payloads, env XOEV_BENCH_PAYLOAD, over 16
+//! destinations), closes it, then times `SledStore::open` and the first `lease`.
 //! `cargo bench -p xoev-queue --bench open_time`. Keeps the store under XOEV_BENCH_DIR if set
 //! (to re-measure without refilling); otherwise a temporary directory.
 
@@ -19,6 +19,7 @@ fn config(dir: &PathBuf) -> SledConfig {
 
 fn main() {
     let n: u64 = common::env_or("XOEV_BENCH_OPEN_N", 1_000_000);
+    let size: usize = common::env_or("XOEV_BENCH_PAYLOAD", 512);
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let dir = std::env::var("XOEV_BENCH_DIR")
         .map(PathBuf::from)
@@ -55,7 +56,7 @@ fn main() {
             for t in 0..tasks {
                 let s = store.clone();
                 hs.push(tokio::spawn(async move {
-                    let payload = Bytes::from(vec![b'x'; 512]);
+                    let payload = Bytes::from(vec![b'x'; size]);
                     for _ in 0..per {
                         let m = NewMessage {
                             id: Uuid::new_v4(),

@@ -25,12 +25,16 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A store at `dir` without back-pressure limits (benches measure, they do not refuse).
+/// `XOEV_BENCH_INLINE=1` keeps small payloads inside sled instead of segment files, for a
+/// before/after of docs/queue.md §16 in one build.
 pub fn unlimited(dir: impl AsRef<Path>) -> SledConfig {
-    SledConfig::new(
+    let mut c = SledConfig::new(
         dir.as_ref(),
         Limits {
             min_free_disk_bytes: 0,
             max_pending_bytes_per_destination: u64::MAX,
         },
-    )
+    );
+    c.segment_payloads = env_or::<u8>("XOEV_BENCH_INLINE", 0) == 0;
+    c
 }
