@@ -224,7 +224,13 @@ fn verify(dir: &Path, acked: &HashSet<Uuid>, purging: &HashSet<Uuid>) {
             if rec.payload_present {
                 assert!(
                     payload.as_deref() == Some(payload_for(*id).as_slice()),
-                    "payload of acknowledged message {id} differs"
+                    "payload of acknowledged message {id} differs: {:?} {} attempts, {:?}, payload {:?} bytes, want {}; history {:?}",
+                    rec.state,
+                    rec.attempts,
+                    rec.last_error,
+                    payload.as_ref().map(|p| p.len()),
+                    payload_for(*id).len(),
+                    rec.history.iter().map(|e| (e.kind, e.detail.as_str())).collect::<Vec<_>>()
                 );
             } else {
                 // Purged by retention, which only a delivered message reaches here.

@@ -23,7 +23,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -98,6 +98,9 @@ pub(crate) struct Inner {
     limits: RwLock<Limits>,
     observer: Arc<dyn QueueObserver>,
     corrupt_total: AtomicU64,
+    /// Spill files whose pointer a transaction (with this ticket) removed; see
+    /// `sweep_spill_files`.
+    spill_doomed: Mutex<Vec<(u64, MessageId)>>,
     closed: AtomicBool,
     bounds: Bounds,
     open_report: OpenReport,
@@ -129,7 +132,15 @@ impl SledStore {
         // Files of payloads whose pointer never committed or was removed before a crash.
         let payloads = trees.payloads.clone();
         let orphans = spill
-            .clean(|id| payloads.contains_key(id.as_bytes()).unwrap_or(true))
+            .clean(|id| match payloads.get(id.as_bytes()) {
+                // Only a spill pointer keeps a file.
+                Ok(Some(v)) => !matches!(
+                    record::decode_payload_ref(&v),
+                    Ok(record::PayloadRef::Inline(_) | record::PayloadRef::Segment { .. })
+                ),
+                Ok(None) => false,
+                Err(_) => true,
+            })
             .map_err(|e| StoreError::Storage(format!("cannot clean the spill directory: {e}")))?;
         if orphans > 0 {
             tracing::info!(orphans, "Removed spill files without a payload pointer.");
@@ -176,6 +187,7 @@ impl SledStore {
             limits: RwLock::new(config.limits.clone()),
             observer: Arc::clone(&config.observer),
             corrupt_total: AtomicU64::new(0),
+            spill_doomed: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             bounds: Bounds {
                 max_history_events: config.max_history_events,
@@ -361,16 +373,14 @@ impl Inner {
             segments_zeroed,
             segments_revived,
         } = self.trees.transact(&self.spill, &self.segments, f)?;
-        for id in spill_removals {
-            self.spill.remove(id);
-        }
         let ticket = self.flusher.note_writes(ops as u64);
+        if !spill_removals.is_empty() {
+            self.doomed_spill_files()
+                .extend(spill_removals.into_iter().map(|id| (ticket.0, id)));
+        }
         self.segments
             .counted(&segments_zeroed, &segments_revived, ticket.0);
-        let counts = &self.trees.segments;
-        self.segments.sweep(self.flusher.durable(), |seg| {
-            counts.contains_key(tx::segment_key(seg)).unwrap_or(true)
-        });
+        self.sweep_segments();
         for (dest, delta) in deltas {
             self.depths.apply(&dest, delta);
         }
@@ -378,6 +388,48 @@ impl Inner {
             self.report_corruption(c);
         }
         Ok((value, ticket))
+    }
+
+    fn doomed_spill_files(&self) -> std::sync::MutexGuard<'_, Vec<(u64, MessageId)>> {
+        self.spill_doomed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes the spill files whose pointer's removal is durable (docs/queue.md §15). Runs
+    /// on the writer only: the writer is the only place that moves a file into `<uuid>`, so
+    /// no enqueue of the same id can come between the check and the removal. A file that a
+    /// newer message of the same id now owns is kept.
+    pub(crate) fn sweep_spill_files(&self) {
+        let durable = self.flusher.durable();
+        let due: Vec<MessageId> = {
+            let mut doomed = self.doomed_spill_files();
+            if doomed.is_empty() {
+                return;
+            }
+            let (due, later): (Vec<_>, Vec<_>) = doomed.drain(..).partition(|(t, _)| *t <= durable);
+            *doomed = later;
+            due.into_iter().map(|(_, id)| id).collect()
+        };
+        for id in due {
+            let owned = match self.trees.payloads.get(id.as_bytes()) {
+                Ok(Some(v)) => matches!(
+                    record::decode_payload_ref(&v),
+                    Ok(record::PayloadRef::Spilled { .. })
+                ),
+                Ok(None) => false,
+                Err(_) => true, // unsure: keep it; open removes it if it is an orphan
+            };
+            if !owned {
+                self.spill.remove(id);
+            }
+        }
+    }
+
+    /// Removes segment files nothing points into any more (docs/queue.md §16).
+    fn sweep_segments(&self) {
+        let counts = &self.trees.segments;
+        self.segments.sweep(self.flusher.durable(), |seg| {
+            counts.contains_key(tx::segment_key(seg)).unwrap_or(true)
+        });
     }
 
     pub(crate) fn report_corruption(&self, c: Corruption) {
@@ -569,8 +621,18 @@ impl MessageStore for SledStore {
         payload_retention: Duration,
         record_retention: Duration,
     ) -> Result<PurgeReport, StoreError> {
-        self.blocking(move |i| i.purge_finished(now, payload_retention, record_retention))
-            .await
+        let report = self
+            .blocking(move |i| i.purge_finished(now, payload_retention, record_retention))
+            .await?;
+        // Files go only once the removal of their pointers is durable: make it so, then sweep.
+        self.wait_durable(self.current_ticket()).await?;
+        self.inner.sweep_segments();
+        self.write(|i| {
+            i.sweep_spill_files();
+            Ok(())
+        })
+        .await?;
+        Ok(report)
     }
 
     fn current_ticket(&self) -> DurableTicket {

@@ -13,8 +13,9 @@
 //! 3. the flusher, after sled's flush and before publishing the ticket, `fsync`s the directory
 //!    when it is dirty.
 //!
-//! Files whose pointer is gone (a crash between a commit and the removal, or before a commit)
-//! and temporary files are removed at open.
+//! A file whose pointer a transaction removed goes once that transaction is durable (the
+//! store's `sweep_spill_files`, on the writer). Files no spill pointer names (a crash before a
+//! commit or before the removal) and temporary files are removed at open.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -150,7 +151,7 @@ impl Spill {
         Ok(Bytes::from(buf))
     }
 
-    /// Removes a spilled payload (after the transaction that dropped its pointer committed).
+    /// Removes a spilled payload (after the transaction that dropped its pointer is durable).
     pub(crate) fn remove(&self, id: Uuid) {
         if let Err(e) = fs::remove_file(self.path(id))
             && e.kind() != io::ErrorKind::NotFound

@@ -125,6 +125,7 @@ fn run(inner: &Inner, rx: &Receiver<Job>) {
                 }
             }
         }
+        inner.sweep_spill_files();
     }
 }
 
