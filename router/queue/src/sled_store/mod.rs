@@ -11,6 +11,7 @@ mod keys;
 mod ops;
 mod record;
 mod recovery;
+mod relocate;
 mod scans;
 mod segments;
 mod spill;
@@ -133,7 +134,8 @@ impl SledStore {
         let payloads = trees.payloads.clone();
         let orphans = spill
             .clean(|id| match payloads.get(id.as_bytes()) {
-                // Only a spill pointer keeps a file.
+                // Only a spill pointer keeps a file: a relocation a crash interrupted leaves
+                // a file next to the segment pointer it was to replace.
                 Ok(Some(v)) => !matches!(
                     record::decode_payload_ref(&v),
                     Ok(record::PayloadRef::Inline(_) | record::PayloadRef::Segment { .. })
@@ -263,6 +265,35 @@ impl SledStore {
             let _ = tx.send(f(i));
         })))?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Moves dead letters' payloads out of segments into spill files (docs/queue.md §16), so
+    /// a dead letter does not keep a whole segment. Returns how many moved.
+    async fn relocate_dead_letters(&self) -> Result<u64, StoreError> {
+        let candidates = self
+            .blocking(|i| i.relocation_candidates(relocate::MAX_PER_RUN))
+            .await?;
+        let mut moved = 0;
+        for c in candidates {
+            let (id, pointer) = (c.id, c.pointer);
+            let p = pointer.clone();
+            let Some(staged) = self.blocking(move |i| i.stage_relocation(id, &p)).await? else {
+                continue;
+            };
+            if self
+                .write(move |i| i.swap_to_spill(id, &pointer, &staged))
+                .await?
+            {
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            tracing::info!(
+                moved,
+                "Moved dead letters' payloads from segments into spill files."
+            );
+        }
+        Ok(moved)
     }
 
     /// Ends a lease on the writer thread, merged with other lease endings.
@@ -624,6 +655,7 @@ impl MessageStore for SledStore {
         let report = self
             .blocking(move |i| i.purge_finished(now, payload_retention, record_retention))
             .await?;
+        self.relocate_dead_letters().await?;
         // Files go only once the removal of their pointers is durable: make it so, then sweep.
         self.wait_durable(self.current_ticket()).await?;
         self.inner.sweep_segments();

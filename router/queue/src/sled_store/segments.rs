@@ -304,6 +304,11 @@ impl Segments {
         }
     }
 
+    /// Whether `seg` is the segment being appended to.
+    pub(crate) fn is_active(&self, seg: u64) -> bool {
+        self.shared.state().active == Some(seg)
+    }
+
     /// Whether segment `seg`'s file exists (consistency check).
     pub(crate) fn exists(&self, seg: u64) -> bool {
         self.shared.path(seg).exists()

@@ -513,6 +513,19 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Replaces the `payloads` value of `id` by `new` if it is still `old`. Returns whether it
+    /// did.
+    pub(crate) fn swap_payload_pointer(&self, id: Uuid, old: &[u8], new: &[u8]) -> TxResult<bool> {
+        match self.payloads.get(id.as_bytes())? {
+            Some(current) if current.as_ref() == old => {
+                self.payloads.insert(id.as_bytes(), new)?;
+                self.payload_value_removed(id, old);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Stores a payload already sealed with `encode_payload` (sealed outside the transaction,
     /// which holds sled's process-wide lock while it runs).
     pub(crate) fn put_sealed_payload(&self, id: Uuid, sealed: &[u8]) -> TxResult<()> {

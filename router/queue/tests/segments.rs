@@ -1,0 +1,168 @@
+//! Small payloads in segment files (docs/queue.md §16): a segment file goes once nothing
+//! points into it, a dead letter does not keep its segment, and what a crash leaves behind is
+//! cleaned at open without touching a live payload.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use uuid::Uuid;
+use xoev_queue::{
+    Completion, Enqueued, Limits, MessageStore, NewMessage, SledConfig, SledStore, Timestamp,
+};
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn open(dir: &Path) -> SledStore {
+    let mut cfg = SledConfig::new(
+        dir.join("q"),
+        Limits {
+            min_free_disk_bytes: 0,
+            max_pending_bytes_per_destination: u64::MAX,
+        },
+    );
+    cfg.segment_bytes = 1; // every append batch starts a new segment
+    SledStore::open(cfg).expect("open")
+}
+
+fn msg(n: u128) -> NewMessage {
+    let payload = format!("<m n='{n}'>{}</m>", "x".repeat(100 + n as usize));
+    NewMessage {
+        id: Uuid::from_u128(n),
+        destination: "d".into(),
+        digest: [n as u8; 32],
+        payload: Bytes::from(payload),
+        meta: vec![],
+        accepted_at: Timestamp(1_000),
+    }
+}
+
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("q/segments"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+async fn enqueue_durably(store: &SledStore, n: u128) {
+    match store.enqueue(msg(n)).await {
+        Ok(Enqueued::Accepted { ticket, .. }) => store.wait_durable(ticket).await.expect("durable"),
+        other => panic!("enqueue {n}: {other:?}"),
+    }
+}
+
+fn assert_consistent(store: &SledStore) {
+    let report = store.check_consistency().expect("check");
+    assert_eq!(report.problems, Vec::<String>::new());
+    assert_eq!(report.untraceable_segment_pointers, 0);
+}
+
+#[tokio::test]
+async fn delivered_payloads_past_retention_take_their_segment_files_with_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = open(tmp.path());
+    for n in 1..=3 {
+        enqueue_durably(&store, n).await;
+    }
+    let files = segment_files(tmp.path());
+    assert_eq!(files.len(), 3, "one segment per append: {files:?}");
+    let leased = store
+        .lease("d", Timestamp(2_000), Duration::from_secs(30), 10)
+        .await
+        .expect("lease");
+    assert_eq!(leased.len(), 3);
+    for l in &leased {
+        let done = Completion::Delivered {
+            detail: "ok".into(),
+        };
+        store
+            .complete(&l.lease, done, Timestamp(2_000))
+            .await
+            .expect("complete");
+    }
+    let report = store
+        .purge_finished(Timestamp(3_000), Duration::ZERO, DAY)
+        .await
+        .expect("purge");
+    assert_eq!(report.payloads, 3);
+    // The two older segments are gone; the active one stays for the next append.
+    assert_eq!(segment_files(tmp.path()), files[2..].to_vec());
+    assert_consistent(&store);
+}
+
+#[tokio::test]
+async fn a_dead_letter_moves_to_a_spill_file_and_frees_its_segment() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = open(tmp.path());
+    enqueue_durably(&store, 1).await;
+    enqueue_durably(&store, 2).await;
+    let files = segment_files(tmp.path());
+    assert_eq!(files.len(), 2);
+    let dead = Uuid::from_u128(1);
+    let l = store
+        .lease_one(dead, Timestamp(2_000), Duration::from_secs(30))
+        .await
+        .expect("lease");
+    store
+        .kill(&l.lease, "400 Bad Request", Timestamp(2_000))
+        .await
+        .expect("kill");
+    store
+        .purge_finished(Timestamp(3_000), DAY, DAY)
+        .await
+        .expect("maintenance");
+    assert_eq!(segment_files(tmp.path()), files[1..].to_vec());
+    let spill = tmp
+        .path()
+        .join("q/spill")
+        .join(dead.hyphenated().to_string());
+    assert!(spill.exists(), "the dead letter's payload is in {spill:?}");
+    assert_eq!(
+        store.payload(dead).await.expect("payload"),
+        Some(msg(1).payload)
+    );
+    assert_consistent(&store);
+
+    // It survives a restart and is delivered byte-identical after a replay.
+    store.close().await.expect("close");
+    drop(store);
+    let store = open(tmp.path());
+    assert!(spill.exists());
+    store.replay(dead, Timestamp(4_000)).await.expect("replay");
+    let l = store
+        .lease_one(dead, Timestamp(4_000), Duration::from_secs(30))
+        .await
+        .expect("lease after replay");
+    assert_eq!(l.payload, msg(1).payload);
+    assert_consistent(&store);
+}
+
+#[tokio::test]
+async fn open_removes_what_a_crash_left_and_keeps_every_live_payload() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = open(tmp.path());
+    enqueue_durably(&store, 1).await;
+    store.close().await.expect("close");
+    drop(store);
+    let live = segment_files(tmp.path());
+    // A segment whose enqueue never committed, and a relocation copy whose pointer swap
+    // never committed.
+    let stray_segment = tmp.path().join("q/segments/00000000000000ff.seg");
+    std::fs::write(&stray_segment, b"XQS1 torn").expect("write");
+    let id = Uuid::from_u128(1);
+    let stray_copy = tmp.path().join("q/spill").join(id.hyphenated().to_string());
+    std::fs::write(&stray_copy, b"half a copy").expect("write");
+    let store = open(tmp.path());
+    assert!(!stray_segment.exists() && !stray_copy.exists());
+    assert_eq!(segment_files(tmp.path())[..1], live[..]);
+    assert_eq!(
+        store.payload(id).await.expect("payload"),
+        Some(msg(1).payload)
+    );
+    // New segments continue above every id seen, the removed one included.
+    enqueue_durably(&store, 2).await;
+    let newest = segment_files(tmp.path()).pop().expect("a segment");
+    assert!(newest.file_name() > stray_segment.file_name(), "{newest:?}");
+    assert_consistent(&store);
+}
