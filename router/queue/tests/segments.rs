@@ -166,3 +166,33 @@ async fn open_removes_what_a_crash_left_and_keeps_every_live_payload() {
     assert!(newest.file_name() > stray_segment.file_name(), "{newest:?}");
     assert_consistent(&store);
 }
+
+#[tokio::test]
+async fn an_unreadable_segment_count_makes_open_keep_every_segment_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = open(tmp.path());
+    enqueue_durably(&store, 1).await;
+    store.close().await.expect("close");
+    drop(store);
+    // Wait for sled to free the directory lock, then damage the counts with raw access.
+    std::thread::sleep(Duration::from_millis(200));
+    {
+        let db = sled::open(tmp.path().join("q")).expect("raw open");
+        let counts = db.open_tree("segments").expect("tree");
+        counts.insert(b"bad", b"x".as_slice()).expect("insert");
+        db.flush().expect("flush");
+    }
+    let stray = tmp.path().join("q/segments/00000000000000ff.seg");
+    std::fs::write(&stray, b"XQS1 unknown").expect("write");
+    let store = open(tmp.path());
+    assert!(stray.exists(), "not sure what is live: nothing is removed");
+    assert_eq!(
+        store.payload(Uuid::from_u128(1)).await.expect("payload"),
+        Some(msg(1).payload)
+    );
+    let report = store.check_consistency().expect("check");
+    assert_eq!(
+        report.problems,
+        vec!["segments entry does not parse".to_string()]
+    );
+}

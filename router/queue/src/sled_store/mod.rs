@@ -15,6 +15,7 @@ mod relocate;
 mod scans;
 mod segments;
 mod spill;
+mod sweep;
 mod transitions;
 mod tx;
 mod writer;
@@ -147,21 +148,28 @@ impl SledStore {
         if orphans > 0 {
             tracing::info!(orphans, "Removed spill files without a payload pointer.");
         }
-        let live = trees
-            .segments
-            .iter()
-            .keys()
-            .map(|k| {
-                let k = k.map_err(storage)?;
-                <[u8; 8]>::try_from(k.as_ref())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| StoreError::Storage("a segments key does not parse".into()))
-            })
-            .collect::<Result<std::collections::BTreeSet<u64>, StoreError>>()?;
-        let (segments, removed) =
-            segments::Segments::open(&config.dir, config.segment_bytes, &live).map_err(|e| {
-                StoreError::Storage(format!("cannot open the segment directory: {e}"))
-            })?;
+        let mut live = std::collections::BTreeSet::new();
+        let mut all_counts_read = true;
+        for key in trees.segments.iter().keys() {
+            match <[u8; 8]>::try_from(key.map_err(storage)?.as_ref()) {
+                Ok(k) => {
+                    live.insert(u64::from_be_bytes(k));
+                }
+                Err(_) => all_counts_read = false,
+            }
+        }
+        if !all_counts_read {
+            tracing::error!(
+                message =
+                    "A segment count key does not parse; no segment file is removed at this open."
+            );
+        }
+        let (segments, removed) = segments::Segments::open(
+            &config.dir,
+            config.segment_bytes,
+            all_counts_read.then_some(&live),
+        )
+        .map_err(|e| StoreError::Storage(format!("cannot open the segment directory: {e}")))?;
         if removed > 0 {
             tracing::info!(removed, "Removed payload segments without a live payload.");
         }
@@ -265,35 +273,6 @@ impl SledStore {
             let _ = tx.send(f(i));
         })))?;
         rx.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// Moves dead letters' payloads out of segments into spill files (docs/queue.md §16), so
-    /// a dead letter does not keep a whole segment. Returns how many moved.
-    async fn relocate_dead_letters(&self) -> Result<u64, StoreError> {
-        let candidates = self
-            .blocking(|i| i.relocation_candidates(relocate::MAX_PER_RUN))
-            .await?;
-        let mut moved = 0;
-        for c in candidates {
-            let (id, pointer) = (c.id, c.pointer);
-            let p = pointer.clone();
-            let Some(staged) = self.blocking(move |i| i.stage_relocation(id, &p)).await? else {
-                continue;
-            };
-            if self
-                .write(move |i| i.swap_to_spill(id, &pointer, &staged))
-                .await?
-            {
-                moved += 1;
-            }
-        }
-        if moved > 0 {
-            tracing::info!(
-                moved,
-                "Moved dead letters' payloads from segments into spill files."
-            );
-        }
-        Ok(moved)
     }
 
     /// Ends a lease on the writer thread, merged with other lease endings.
@@ -419,48 +398,6 @@ impl Inner {
             self.report_corruption(c);
         }
         Ok((value, ticket))
-    }
-
-    fn doomed_spill_files(&self) -> std::sync::MutexGuard<'_, Vec<(u64, MessageId)>> {
-        self.spill_doomed.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Removes the spill files whose pointer's removal is durable (docs/queue.md §15). Runs
-    /// on the writer only: the writer is the only place that moves a file into `<uuid>`, so
-    /// no enqueue of the same id can come between the check and the removal. A file that a
-    /// newer message of the same id now owns is kept.
-    pub(crate) fn sweep_spill_files(&self) {
-        let durable = self.flusher.durable();
-        let due: Vec<MessageId> = {
-            let mut doomed = self.doomed_spill_files();
-            if doomed.is_empty() {
-                return;
-            }
-            let (due, later): (Vec<_>, Vec<_>) = doomed.drain(..).partition(|(t, _)| *t <= durable);
-            *doomed = later;
-            due.into_iter().map(|(_, id)| id).collect()
-        };
-        for id in due {
-            let owned = match self.trees.payloads.get(id.as_bytes()) {
-                Ok(Some(v)) => matches!(
-                    record::decode_payload_ref(&v),
-                    Ok(record::PayloadRef::Spilled { .. })
-                ),
-                Ok(None) => false,
-                Err(_) => true, // unsure: keep it; open removes it if it is an orphan
-            };
-            if !owned {
-                self.spill.remove(id);
-            }
-        }
-    }
-
-    /// Removes segment files nothing points into any more (docs/queue.md §16).
-    fn sweep_segments(&self) {
-        let counts = &self.trees.segments;
-        self.segments.sweep(self.flusher.durable(), |seg| {
-            counts.contains_key(tx::segment_key(seg)).unwrap_or(true)
-        });
     }
 
     pub(crate) fn report_corruption(&self, c: Corruption) {

@@ -11,11 +11,11 @@
 
 use uuid::Uuid;
 
-use super::Inner;
 use super::keys;
 use super::record::{PayloadRef, decode_payload_ref, encode_spill_pointer};
 use super::spill::Staged;
 use super::tx::{Index, fetch_payload, storage};
+use super::{Inner, SledStore};
 use crate::api::StoreError;
 
 /// Dead letters moved per maintenance run at most (each costs a file and an `fdatasync`).
@@ -108,5 +108,36 @@ impl Inner {
                 Err(e)
             }
         }
+    }
+}
+
+impl SledStore {
+    /// Moves dead letters' payloads out of segments into spill files (docs/queue.md §16), so
+    /// a dead letter does not keep a whole segment. Returns how many moved.
+    pub(super) async fn relocate_dead_letters(&self) -> Result<u64, StoreError> {
+        let candidates = self
+            .blocking(|i| i.relocation_candidates(MAX_PER_RUN))
+            .await?;
+        let mut moved = 0;
+        for c in candidates {
+            let (id, pointer) = (c.id, c.pointer);
+            let p = pointer.clone();
+            let Some(staged) = self.blocking(move |i| i.stage_relocation(id, &p)).await? else {
+                continue;
+            };
+            if self
+                .write(move |i| i.swap_to_spill(id, &pointer, &staged))
+                .await?
+            {
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            tracing::info!(
+                moved,
+                "Moved dead letters' payloads from segments into spill files."
+            );
+        }
+        Ok(moved)
     }
 }

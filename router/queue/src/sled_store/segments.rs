@@ -141,24 +141,25 @@ fn io_err(seg: u64) -> impl Fn(io::Error) -> SegmentError {
 
 impl Segments {
     /// Opens the segment directory, removes every segment not in `live` and starts the
-    /// appender. Returns the segments and how many files were removed.
+    /// appender. Returns the segments and how many files were removed. `live = None` (the
+    /// counts could not all be read) removes nothing.
     pub(crate) fn open(
         store_dir: &Path,
         max_bytes: u64,
-        live: &BTreeSet<u64>,
+        live: Option<&BTreeSet<u64>>,
     ) -> io::Result<(Segments, usize)> {
         let dir = store_dir.join(DIR);
         fs::create_dir_all(&dir)?;
         File::open(store_dir)?.sync_all()?;
         let mut removed = 0;
-        let mut last = live.last().copied().unwrap_or(0);
+        let mut last = live.and_then(|l| l.last()).copied().unwrap_or(0);
         for entry in fs::read_dir(&dir)? {
             let entry = entry?;
             let Some(seg) = parse_name(&entry.file_name().to_string_lossy()) else {
                 continue;
             };
             last = last.max(seg);
-            if !live.contains(&seg) {
+            if live.is_some_and(|l| !l.contains(&seg)) {
                 fs::remove_file(entry.path())?;
                 removed += 1;
             }
@@ -449,7 +450,7 @@ mod tests {
     use super::*;
 
     fn open(dir: &Path, max: u64, live: &[u64]) -> (Segments, usize) {
-        Segments::open(dir, max, &live.iter().copied().collect()).unwrap()
+        Segments::open(dir, max, Some(&live.iter().copied().collect())).unwrap()
     }
 
     #[tokio::test]
