@@ -153,20 +153,18 @@ async fn unknown_record_version_is_quarantined_like_a_bad_checksum() {
     ));
 }
 
-#[tokio::test]
-async fn corrupt_payload_sends_its_message_to_the_dead_letters_not_to_oblivion() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    seed(dir.path(), 2).await;
-    let bad = Uuid::from_u128(1);
-    tamper(dir.path(), "payloads", bad.as_bytes(), |v| flip_last(v));
+/// Reopens the store seeded with two messages, one of which (`bad`) has a damaged payload:
+/// a lease gets only `good`, `bad` is a dead letter with a quarantined payload, counted once,
+/// and the consistency check finds nothing else. Returns the check's report.
+async fn reopen_and_lease_around(dir: &Path, good: u128, bad: Uuid) -> ConsistencyReport {
     let seen = Arc::new(Seen::default());
-    let store = SledStore::open(config(dir.path(), seen.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let store = SledStore::open(config(dir, seen.clone())).unwrap_or_else(|e| panic!("{e}"));
     let leased = store
         .lease("a", Timestamp(2_000), Duration::from_secs(30), 10)
         .await
         .unwrap_or_default();
     let ids: Vec<u128> = leased.iter().map(|l| l.record.id.as_u128()).collect();
-    assert_eq!(ids, vec![2]);
+    assert_eq!(ids, vec![good]);
     let dead = store.get(bad).await.ok().flatten();
     assert_eq!(
         dead.map(|r| (r.state, r.last_error)),
@@ -180,6 +178,16 @@ async fn corrupt_payload_sends_its_message_to_the_dead_letters_not_to_oblivion()
         report.problems,
         vec![format!("payload of {bad} is missing")]
     );
+    report
+}
+
+#[tokio::test]
+async fn corrupt_payload_sends_its_message_to_the_dead_letters_not_to_oblivion() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    seed(dir.path(), 2).await;
+    let bad = Uuid::from_u128(1);
+    tamper(dir.path(), "payloads", bad.as_bytes(), |v| flip_last(v));
+    let report = reopen_and_lease_around(dir.path(), 2, bad).await;
     // The damaged pointer named no segment any more: its segment keeps one count too many.
     assert_eq!(report.untraceable_segment_pointers, 1);
 }
@@ -199,30 +207,7 @@ async fn damaged_segment_file_sends_its_message_to_the_dead_letters_and_releases
     let mut bytes = std::fs::read(&files[0]).unwrap_or_default();
     flip_last(&mut bytes);
     assert!(std::fs::write(&files[0], &bytes).is_ok());
-    let seen = Arc::new(Seen::default());
-    let store = SledStore::open(config(dir.path(), seen.clone())).unwrap_or_else(|e| panic!("{e}"));
-    let leased = store
-        .lease("a", Timestamp(2_000), Duration::from_secs(30), 10)
-        .await
-        .unwrap_or_default();
-    let ids: Vec<u128> = leased.iter().map(|l| l.record.id.as_u128()).collect();
-    assert_eq!(ids, vec![1]);
-    let bad = Uuid::from_u128(2);
-    assert_eq!(
-        store
-            .get(bad)
-            .await
-            .ok()
-            .flatten()
-            .map(|r| (r.state, r.last_error)),
-        Some((State::Dead, Some("payload missing or corrupt".into())))
-    );
-    assert_eq!(seen.trees(), vec!["payloads".to_string()]);
-    let report = store.check_consistency().unwrap_or_default();
-    assert_eq!(
-        report.problems,
-        vec![format!("payload of {bad} is missing")]
-    );
+    let report = reopen_and_lease_around(dir.path(), 1, Uuid::from_u128(2)).await;
     assert_eq!(report.untraceable_segment_pointers, 0);
 }
 

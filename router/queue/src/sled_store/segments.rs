@@ -449,6 +449,13 @@ impl Appender {
 mod tests {
     use super::*;
 
+    /// Appends `len` bytes for message `n`.
+    async fn put(s: &Segments, n: u8, len: usize) -> SegRef {
+        s.append(Uuid::from_u128(n.into()), Bytes::from(vec![n; len]))
+            .await
+            .unwrap()
+    }
+
     fn open(dir: &Path, max: u64, live: &[u64]) -> (Segments, usize) {
         Segments::open(dir, max, Some(&live.iter().copied().collect())).unwrap()
     }
@@ -517,14 +524,8 @@ mod tests {
     async fn a_full_segment_rotates_and_only_a_durable_zero_without_appends_in_flight_removes_it() {
         let tmp = tempfile::tempdir().unwrap();
         let (s, _) = open(tmp.path(), 64, &[]);
-        let a = s
-            .append(Uuid::from_u128(1), Bytes::from(vec![1; 40]))
-            .await
-            .unwrap();
-        let b = s
-            .append(Uuid::from_u128(2), Bytes::from(vec![2; 40]))
-            .await
-            .unwrap();
+        let a = put(&s, 1, 40).await;
+        let b = put(&s, 2, 40).await;
         assert_ne!(
             a.seg, b.seg,
             "the second append does not fit the first segment"
@@ -540,10 +541,7 @@ mod tests {
         s.sweep(8, |_| false);
         assert!(!s.exists(first));
         assert!(s.exists(b.seg), "the active segment is never removed");
-        let c = s
-            .append(Uuid::from_u128(3), Bytes::from(vec![3; 40]))
-            .await
-            .unwrap();
+        let c = put(&s, 3, 40).await;
         drop(b);
         s.counted(&[c.seg - 1], &[], 9);
         s.sweep(9, |_| true);
@@ -557,18 +555,12 @@ mod tests {
     async fn a_revived_segment_is_not_removed() {
         let tmp = tempfile::tempdir().unwrap();
         let (s, _) = open(tmp.path(), 64, &[]);
-        let a = s
-            .append(Uuid::from_u128(1), Bytes::from(vec![1; 40]))
-            .await
-            .unwrap();
+        let a = put(&s, 1, 40).await;
         let seg = a.seg;
         s.counted(&[seg], &[], 1);
         s.counted(&[], &[seg], 2);
         drop(a);
-        let _b = s
-            .append(Uuid::from_u128(2), Bytes::from(vec![2; 40]))
-            .await
-            .unwrap();
+        let _b = put(&s, 2, 40).await;
         s.sweep(10, |_| false);
         assert!(s.exists(seg));
     }
@@ -577,14 +569,8 @@ mod tests {
     async fn open_removes_segments_without_a_live_count_and_never_reuses_an_id() {
         let tmp = tempfile::tempdir().unwrap();
         let (s, _) = open(tmp.path(), 64, &[]);
-        let a = s
-            .append(Uuid::from_u128(1), Bytes::from(vec![1; 40]))
-            .await
-            .unwrap();
-        let b = s
-            .append(Uuid::from_u128(2), Bytes::from(vec![2; 40]))
-            .await
-            .unwrap();
+        let a = put(&s, 1, 40).await;
+        let b = put(&s, 2, 40).await;
         let (kept, orphan) = (a.seg, b.seg);
         drop((a, b));
         s.stop();
@@ -592,10 +578,7 @@ mod tests {
         let (s, removed) = open(tmp.path(), 64, &[kept]);
         assert_eq!(removed, 1);
         assert!(s.exists(kept) && !s.exists(orphan));
-        let c = s
-            .append(Uuid::from_u128(3), Bytes::from(vec![3; 8]))
-            .await
-            .unwrap();
+        let c = put(&s, 3, 8).await;
         assert!(c.seg > orphan, "segment ids keep increasing");
     }
 }
