@@ -99,8 +99,17 @@ impl Spill {
 
     /// Step 2: moves a staged file into place (the caller checked that no record has the id).
     pub(crate) fn commit_staged(&self, id: Uuid, staged: &Staged) -> io::Result<()> {
+        fs::rename(&staged.tmp, self.path(id))?;
+        // After the rename: a directory sync that ran between an earlier mark and the rename
+        // would have cleared the mark without covering this entry.
         self.dirty.store(true, Ordering::SeqCst);
-        fs::rename(&staged.tmp, self.path(id))
+        Ok(())
+    }
+
+    /// Makes the directory's entries durable now (at open: files renamed by a process that
+    /// was killed before its flusher synced them).
+    pub(crate) fn sync_dir(&self) -> io::Result<()> {
+        File::open(&self.dir)?.sync_all()
     }
 
     /// Drops a staged file that will not be used (duplicate, refusal, failed transaction).
