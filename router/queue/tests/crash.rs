@@ -241,7 +241,7 @@ fn verify(dir: &Path, acked: &HashSet<Uuid>, purging: &HashSet<Uuid>) {
             .check_consistency()
             .unwrap_or_else(|e| panic!("check: {e}"));
         assert_eq!(report.problems, Vec::<String>::new());
-        assert_eq!(report.untraceable_segment_pointers, 0);
+        assert_eq!(report.quarantined_segment_pointers, 0);
         assert_eq!(store.stats().corrupt_records_total, 0);
         assert!(store.close().await.is_ok());
     });

@@ -188,12 +188,12 @@ async fn corrupt_payload_sends_its_message_to_the_dead_letters_not_to_oblivion()
     let bad = Uuid::from_u128(1);
     tamper(dir.path(), "payloads", bad.as_bytes(), |v| flip_last(v));
     let report = reopen_and_lease_around(dir.path(), 2, bad).await;
-    // The damaged pointer named no segment any more: its segment keeps one count too many.
-    assert_eq!(report.untraceable_segment_pointers, 1);
+    // The quarantined pointer keeps its segment counted.
+    assert_eq!(report.quarantined_segment_pointers, 1);
 }
 
 #[tokio::test]
-async fn damaged_segment_file_sends_its_message_to_the_dead_letters_and_releases_the_count() {
+async fn damaged_segment_file_sends_its_message_to_the_dead_letters_and_stays_as_evidence() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     seed(dir.path(), 2).await;
     // Both payloads are in one segment; damage the last byte, which belongs to message 2.
@@ -208,7 +208,9 @@ async fn damaged_segment_file_sends_its_message_to_the_dead_letters_and_releases
     flip_last(&mut bytes);
     assert!(std::fs::write(&files[0], &bytes).is_ok());
     let report = reopen_and_lease_around(dir.path(), 1, Uuid::from_u128(2)).await;
-    assert_eq!(report.untraceable_segment_pointers, 0);
+    // The quarantined pointer keeps its segment counted: the file is not removed.
+    assert_eq!(report.quarantined_segment_pointers, 1);
+    assert!(files[0].exists());
 }
 
 #[tokio::test]

@@ -634,7 +634,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 .check_consistency()
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(report.problems, Vec::<String>::new(), "after {:?}", op);
-            prop_assert_eq!(report.untraceable_segment_pointers, 0);
+            prop_assert_eq!(report.quarantined_segment_pointers, 0);
         }
         // Every record the model knows is in the store, exactly.
         for (id, m) in &model.msgs {

@@ -55,7 +55,7 @@ async fn enqueue_durably(store: &SledStore, n: u128) {
 fn assert_consistent(store: &SledStore) {
     let report = store.check_consistency().expect("check");
     assert_eq!(report.problems, Vec::<String>::new());
-    assert_eq!(report.untraceable_segment_pointers, 0);
+    assert_eq!(report.quarantined_segment_pointers, 0);
 }
 
 #[tokio::test]
@@ -194,5 +194,81 @@ async fn an_unreadable_segment_count_makes_open_keep_every_segment_file() {
     assert_eq!(
         report.problems,
         vec!["segments entry does not parse".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_segment_count_pins_its_segment() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = open(tmp.path());
+    enqueue_durably(&store, 1).await;
+    let l = store
+        .lease("d", Timestamp(2_000), Duration::from_secs(30), 1)
+        .await
+        .expect("lease");
+    let done = Completion::Delivered {
+        detail: "ok".into(),
+    };
+    store
+        .complete(&l[0].lease, done, Timestamp(2_000))
+        .await
+        .expect("complete");
+    store.close().await.expect("close");
+    drop(store);
+    let files = segment_files(tmp.path());
+    std::thread::sleep(Duration::from_millis(200));
+    {
+        let db = sled::open(tmp.path().join("q")).expect("raw open");
+        let counts = db.open_tree("segments").expect("tree");
+        let keys: Vec<_> = counts.iter().keys().flatten().collect();
+        assert_eq!(keys.len(), 1);
+        counts.insert(&keys[0], b"x".as_slice()).expect("insert");
+        db.flush().expect("flush");
+    }
+    let store = open(tmp.path());
+    // Retention removes the only pointer; with the count unknown, the file must stay.
+    store
+        .purge_finished(Timestamp(3_000), Duration::ZERO, DAY)
+        .await
+        .expect("purge");
+    assert!(files.iter().all(|f| f.exists()), "{files:?}");
+    assert_eq!(store.stats().corrupt_records_total, 1);
+    let report = store.check_consistency().expect("check");
+    assert_eq!(report.problems, Vec::<String>::new());
+    assert_eq!(report.quarantined_segment_pointers, 0);
+}
+
+#[tokio::test]
+async fn a_refused_or_resubmitted_message_writes_nothing_to_a_segment() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut cfg = SledConfig::new(
+        tmp.path().join("q"),
+        Limits {
+            min_free_disk_bytes: 0,
+            max_pending_bytes_per_destination: 150,
+        },
+    );
+    cfg.segment_bytes = 1;
+    let store = SledStore::open(cfg).expect("open");
+    enqueue_durably(&store, 1).await; // 116 bytes: fits
+    let written = |dir: &Path| -> u64 {
+        segment_files(dir)
+            .iter()
+            .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+            .sum()
+    };
+    let before = written(tmp.path());
+    assert!(matches!(
+        store.enqueue(msg(2)).await,
+        Err(xoev_queue::StoreError::DestinationFull { .. })
+    ));
+    assert!(matches!(
+        store.enqueue(msg(1)).await,
+        Ok(Enqueued::Duplicate { .. })
+    ));
+    assert_eq!(
+        written(tmp.path()),
+        before,
+        "refusals write nothing (invariant 11)"
     );
 }

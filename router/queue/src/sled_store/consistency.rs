@@ -8,7 +8,8 @@ use super::Inner;
 use super::depth::DepthDelta;
 use super::record::{PayloadRef, decode_payload_ref, decode_record};
 use super::tx::{
-    Entry, Index, decode_counters, decode_segment_count, fetch_payload, index_entries, storage,
+    Entry, Index, PINNED, decode_counters, decode_segment_count, fetch_payload, index_entries,
+    storage,
 };
 use crate::api::{Depth, State, StoreError};
 
@@ -21,10 +22,10 @@ pub struct ConsistencyReport {
     pub payloads: u64,
     /// Index entries scanned.
     pub index_entries: u64,
-    /// Segment live counts above the pointers found: left by a `payloads` value that was
-    /// quarantined because it no longer decoded (its segment cannot be known). Not a
-    /// violation: the segment file is only kept longer (docs/queue.md §16).
-    pub untraceable_segment_pointers: u64,
+    /// Segment live counts above the pointers found: each is a `payloads` value that was
+    /// moved to quarantine, whose segment file is kept (docs/queue.md §16). Not a violation.
+    /// Segments pinned because their count did not parse are not included.
+    pub quarantined_segment_pointers: u64,
     /// One line per violated invariant; empty when the store is consistent.
     pub problems: Vec<String>,
 }
@@ -79,7 +80,8 @@ impl Inner {
                 (true, Some(p)) => {
                     let len = match decode_payload_ref(&p) {
                         Ok(r) => fetch_payload(&self.spill, &self.segments, id, r)
-                            .map(|b| b.len() as u64),
+                            .map(|b| b.len() as u64)
+                            .map_err(|e| e.to_string()),
                         Err(e) => Err(e.to_string()),
                     };
                     match len {
@@ -157,10 +159,11 @@ impl Inner {
                 ));
             }
         }
-        report.untraceable_segment_pointers = counted_segments
+        report.quarantined_segment_pointers = counted_segments
             .iter()
+            .filter(|(_, n)| **n < PINNED / 2)
             .map(|(seg, n)| n.saturating_sub(pointers.get(seg).copied().unwrap_or(0)))
-            .sum();
+            .fold(0u64, u64::saturating_add);
         depths.retain(|_, d| *d != Depth::default());
         let mut persisted = BTreeMap::new();
         for item in self.trees.counters.iter() {

@@ -67,7 +67,8 @@ pub struct QuarantineEntry {
 pub struct OpenReport {
     /// sled's own recovery.
     pub sled: Duration,
-    /// Syncing sled's files and directories (docs/queue.md §5.4).
+    /// Syncing sled's files and directories (docs/queue.md §5.4), then removing spill and
+    /// segment files nothing points to.
     pub sync: Duration,
     /// Returning the previous process's leases to `Queued`.
     pub leases: Duration,
@@ -131,6 +132,17 @@ impl SledStore {
             Arc::new(spill::Spill::open(&config.dir).map_err(|e| {
                 StoreError::Storage(format!("cannot open the spill directory: {e}"))
             })?);
+        report.sled = t.elapsed();
+        let t = Instant::now();
+        // What sled recovered may so far be only in the page cache (a killed process wrote
+        // it): make it durable before removing any file on its word, or a power loss now
+        // could bring back pointers to files removed below. The same goes for spill entries
+        // renamed by the killed process.
+        let files = files::FileSyncer::open(&config.dir, Arc::clone(&spill))
+            .map_err(|e| StoreError::Storage(format!("cannot sync store files: {e}")))?;
+        spill
+            .sync_dir()
+            .map_err(|e| StoreError::Storage(format!("cannot sync the spill directory: {e}")))?;
         // Files of payloads whose pointer never committed or was removed before a crash.
         let payloads = trees.payloads.clone();
         let orphans = spill
@@ -173,10 +185,6 @@ impl SledStore {
         if removed > 0 {
             tracing::info!(removed, "Removed payload segments without a live payload.");
         }
-        report.sled = t.elapsed();
-        let t = Instant::now();
-        let files = files::FileSyncer::open(&config.dir, Arc::clone(&spill))
-            .map_err(|e| StoreError::Storage(format!("cannot sync store files: {e}")))?;
         let flusher = Flusher::start(
             db,
             files,
@@ -381,15 +389,13 @@ impl Inner {
             corruptions,
             spill_removals,
             segments_zeroed,
-            segments_revived,
         } = self.trees.transact(&self.spill, &self.segments, f)?;
         let ticket = self.flusher.note_writes(ops as u64);
         if !spill_removals.is_empty() {
             self.doomed_spill_files()
                 .extend(spill_removals.into_iter().map(|id| (ticket.0, id)));
         }
-        self.segments
-            .counted(&segments_zeroed, &segments_revived, ticket.0);
+        self.segments.zeroed(&segments_zeroed);
         self.sweep_segments();
         for (dest, delta) in deltas {
             self.depths.apply(&dest, delta);
@@ -419,8 +425,16 @@ fn hex(bytes: &[u8]) -> String {
 impl MessageStore for SledStore {
     async fn enqueue(&self, msg: NewMessage) -> Result<Enqueued, StoreError> {
         self.inner.ensure_open()?;
+        let known = match self.inner.precheck(&msg) {
+            Ok(known) => known,
+            Err(answer) => return *answer,
+        };
         // A large payload is written and synced here, off the writer (docs/queue.md §15).
-        let staged = if msg.payload.len() >= self.inner.spill_threshold {
+        let staged = if known {
+            // A resubmission: the writer answers from the stored record. (Should the record
+            // be purged in between, the payload is stored inline: rare, and still correct.)
+            Placed::Inline
+        } else if msg.payload.len() >= self.inner.spill_threshold {
             let (inner, id, payload) = (Arc::clone(&self.inner), msg.id, msg.payload.clone());
             let staged = tokio::task::spawn_blocking(move || inner.spill.stage(id, &payload))
                 .await

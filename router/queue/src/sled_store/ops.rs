@@ -224,6 +224,28 @@ impl Inner {
             .collect()
     }
 
+    /// Runs before the payload is written anywhere, so that a refusal writes nothing
+    /// (invariant 11): `Err` carries the answer `enqueue` gives without writing. `Ok(true)`
+    /// when the id is already stored: the writer answers from the stored record and the bytes
+    /// need not be written. The writer checks everything again under its own ordering.
+    pub(crate) fn precheck(
+        &self,
+        msg: &NewMessage,
+    ) -> Result<bool, Box<Result<Enqueued, StoreError>>> {
+        let limits = self
+            .limits
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let size = self.admit(msg, &limits)?;
+        self.depths.unreserve(&msg.destination, size);
+        Ok(self
+            .trees
+            .records
+            .contains_key(msg.id.as_bytes())
+            .unwrap_or(false))
+    }
+
     /// Checks a message before it is written: its destination id, the store's state, the
     /// free-disk floor and the destination's byte limit (reserving its bytes, which the caller
     /// releases). `Err` carries the final answer: a refusal, or, when a limit is reached but

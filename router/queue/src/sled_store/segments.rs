@@ -13,10 +13,12 @@
 //!    enqueue transaction; the flusher makes that durable as before.
 //!
 //! A pointer can therefore never reach the disk before its bytes. A segment file is removed
-//! when its live count reached zero in a transaction that is durable, no append to it is still
-//! on its way to the writer, and it is not the active segment. `open` removes every segment
-//! file without a live count (bytes of enqueues that never committed, or a removal a crash
-//! interrupted) and starts a new active segment.
+//! in two steps: a sweep that finds it inactive, without appends in flight and without a
+//! committed live count takes a fresh ticket; a later sweep removes the file once that ticket
+//! is durable and the count is still absent, so the removal of its last pointer can no longer
+//! be undone by a crash. `open` removes every segment file without a live count (bytes of
+//! enqueues that never committed, or a removal a crash interrupted) and creates a new active
+//! segment with a higher id.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -93,8 +95,9 @@ struct State {
     active: Option<u64>,
     /// Appends handed out and not yet committed or dropped, per segment.
     inflight: HashMap<u64, usize>,
-    /// Segments whose live count reached zero, with the ticket of that transaction.
-    zero: HashMap<u64, u64>,
+    /// Segments that may have no live pointer any more (their count reached zero, or they
+    /// stopped being active), with the ticket taken after their count was last seen absent.
+    candidates: HashMap<u64, Option<u64>>,
     /// Open read handles.
     readers: HashMap<u64, Arc<File>>,
 }
@@ -164,19 +167,19 @@ impl Segments {
                 removed += 1;
             }
         }
-        if removed > 0 {
-            File::open(&dir)?.sync_all()?;
-        }
         let shared = Arc::new(Shared {
             dir,
             max_bytes: max_bytes.max(1),
             state: Mutex::new(State::default()),
         });
+        // The next segment exists (and its name is synced, with any removal above) before the
+        // first append: a crash before that append cannot hand its id out twice.
+        let mut appender = Appender::new(Arc::clone(&shared), last + 1);
+        appender.rotate()?;
         let (tx, rx) = channel();
-        let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("xoev-queue-segments".into())
-            .spawn(move || Appender::new(for_thread, last + 1).run(&rx))?;
+            .spawn(move || appender.run(&rx))?;
         Ok((
             Segments {
                 shared,
@@ -238,7 +241,10 @@ impl Segments {
     }
 
     fn reader(&self, id: Uuid, seg: u64) -> Result<Arc<File>, SegmentError> {
-        if let Some(f) = self.shared.state().readers.get(&seg) {
+        // Opened under the lock: a sweep removes files under it too, so no handle of a
+        // removed file is cached (it would keep its disk space until the store closes).
+        let mut st = self.shared.state();
+        if let Some(f) = st.readers.get(&seg) {
             return Ok(Arc::clone(f));
         }
         let f = match File::open(self.shared.path(seg)) {
@@ -248,59 +254,66 @@ impl Segments {
             }
             Err(e) => return Err(io_err(seg)(e)),
         };
-        self.shared.state().readers.insert(seg, Arc::clone(&f));
+        st.readers.insert(seg, Arc::clone(&f));
         Ok(f)
     }
 
-    /// A transaction that is now applied (ticket `ticket`) took these segments' live counts
-    /// to zero (`zeroed`) or up from zero (`revived`).
-    pub(crate) fn counted(&self, zeroed: &[u64], revived: &[u64], ticket: u64) {
-        if zeroed.is_empty() && revived.is_empty() {
+    /// A transaction took these segments' live counts to zero: they may be removable. (Only
+    /// a hint: the sweep decides on the committed counts, since transactions off the writer
+    /// report in an order that may differ from their commit order.)
+    pub(crate) fn zeroed(&self, segs: &[u64]) {
+        if segs.is_empty() {
             return;
         }
         let mut st = self.shared.state();
-        for seg in revived {
-            st.zero.remove(seg);
-        }
-        for seg in zeroed {
-            st.zero.insert(*seg, ticket);
+        for seg in segs {
+            st.candidates.entry(*seg).or_insert(None);
         }
     }
 
-    /// Removes the files of segments with a durable zero count, no append in flight, that are
-    /// not active. `durable` is the flusher's published ticket; `is_live` reads the committed
-    /// live count, because transactions off the writer (quarantine, retention) report their
-    /// counts in an order that may differ from their commit order. A segment that is neither
-    /// active nor has appends in flight can never get a new pointer, so a committed zero read
-    /// now stays zero.
-    pub(crate) fn sweep(&self, durable: u64, is_live: impl Fn(u64) -> bool) {
-        let candidates: Vec<u64> = {
-            let mut st = self.shared.state();
-            if st.zero.is_empty() {
-                return;
-            }
-            let candidates: Vec<u64> = st
-                .zero
-                .iter()
-                .filter(|(seg, at)| {
-                    **at <= durable && st.active != Some(**seg) && !st.inflight.contains_key(seg)
-                })
-                .map(|(seg, _)| *seg)
-                .collect();
-            for seg in &candidates {
-                st.zero.remove(seg);
-            }
-            candidates
-        };
-        for seg in candidates {
+    /// Removes segment files nothing points into, in two steps. A candidate that is not
+    /// active, has no append in flight and no committed live count (`is_live`) gets a ticket
+    /// from `take_ticket`, taken after that check; a later sweep removes it once `durable`
+    /// covers that ticket and the count is still absent. Such a segment can never get a new
+    /// pointer (only the active segment is appended to, and every pointer comes from an
+    /// append), and once the ticket is durable the transaction that removed its last pointer
+    /// is durable too. A candidate with a live count stops being one.
+    pub(crate) fn sweep(
+        &self,
+        durable: u64,
+        is_live: impl Fn(u64) -> bool,
+        take_ticket: impl Fn() -> u64,
+    ) {
+        let mut st = self.shared.state();
+        if st.candidates.is_empty() {
+            return;
+        }
+        let ready: Vec<(u64, Option<u64>)> = st
+            .candidates
+            .iter()
+            .filter(|(seg, _)| st.active != Some(**seg) && !st.inflight.contains_key(*seg))
+            .map(|(seg, t)| (*seg, *t))
+            .collect();
+        for (seg, ticket) in ready {
             if is_live(seg) {
-                continue; // a stale zero: the count went up again
+                st.candidates.remove(&seg);
+                continue;
             }
-            self.shared.state().readers.remove(&seg);
-            if let Err(e) = fs::remove_file(self.shared.path(seg))
-                && e.kind() != io::ErrorKind::NotFound
-            {
-                tracing::warn!(segment = seg, error = %e, "cannot remove an unused payload segment; it is removed at the next open");
+            match ticket {
+                None => {
+                    st.candidates.insert(seg, Some(take_ticket()));
+                }
+                Some(t) if t <= durable => {
+                    st.candidates.remove(&seg);
+                    // Under the lock, so `reader` cannot cache a handle of the removed file.
+                    st.readers.remove(&seg);
+                    if let Err(e) = fs::remove_file(self.shared.path(seg))
+                        && e.kind() != io::ErrorKind::NotFound
+                    {
+                        tracing::warn!(segment = seg, error = %e, "cannot remove an unused payload segment; it is removed at the next open");
+                    }
+                }
+                Some(_) => {}
             }
         }
     }
@@ -398,7 +411,9 @@ impl Appender {
             Err(e) => {
                 tracing::error!(message = "Cannot write a payload segment.", error = %e);
                 // After a failed write or sync the file's state is unknown: start a new one.
-                self.active = None;
+                if let Some(a) = self.active.take() {
+                    self.shared.state().candidates.entry(a.id).or_insert(None);
+                }
                 self.shared.state().active = None;
                 for a in batch {
                     let _ = a.reply.send(Err(StoreError::Storage(format!(
@@ -438,9 +453,14 @@ impl Appender {
             .create_new(true)
             .open(self.shared.path(id))?;
         File::open(&self.shared.dir)?.sync_all()?;
-        self.active = Some(Active { id, file, len: 0 });
-        // The previous segment may now be removable; the next sweep decides.
-        self.shared.state().active = Some(id);
+        let previous = self.active.replace(Active { id, file, len: 0 });
+        let mut st = self.shared.state();
+        st.active = Some(id);
+        // The previous segment may hold only bytes nothing points to (refused or duplicate
+        // enqueues): the sweep decides on its committed count.
+        if let Some(p) = previous {
+            st.candidates.entry(p.id).or_insert(None);
+        }
         Ok(())
     }
 }
@@ -520,49 +540,61 @@ mod tests {
         );
     }
 
+    /// Tickets for the sweep's second step, counting up from 100.
+    fn tickets() -> impl Fn() -> u64 {
+        let next = std::sync::atomic::AtomicU64::new(100);
+        move || next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    }
+
     #[tokio::test]
-    async fn a_full_segment_rotates_and_only_a_durable_zero_without_appends_in_flight_removes_it() {
+    async fn a_segment_goes_only_once_a_ticket_taken_after_its_count_was_absent_is_durable() {
         let tmp = tempfile::tempdir().unwrap();
         let (s, _) = open(tmp.path(), 64, &[]);
+        let take = tickets();
         let a = put(&s, 1, 40).await;
         let b = put(&s, 2, 40).await;
-        assert_ne!(
-            a.seg, b.seg,
-            "the second append does not fit the first segment"
-        );
+        assert_ne!(a.seg, b.seg, "the second append does not fit the first one");
         let first = a.seg;
-        s.counted(&[first], &[], 7);
-        s.sweep(6, |_| false);
-        assert!(s.exists(first), "zero count not durable yet");
-        s.sweep(7, |_| false);
+        s.zeroed(&[first]);
+        s.sweep(u64::MAX, |_| false, &take);
         assert!(s.exists(first), "an append to it is still in flight");
         drop(a);
-        s.counted(&[b.seg], &[], 8);
-        s.sweep(8, |_| false);
+        s.sweep(0, |_| false, &take); // takes ticket 101
+        s.sweep(100, |_| false, &take);
+        assert!(s.exists(first), "its ticket is not durable yet");
+        s.sweep(101, |_| false, &take);
         assert!(!s.exists(first));
-        assert!(s.exists(b.seg), "the active segment is never removed");
-        let c = put(&s, 3, 40).await;
+        let active = b.seg;
+        s.zeroed(&[active]);
         drop(b);
-        s.counted(&[c.seg - 1], &[], 9);
-        s.sweep(9, |_| true);
+        s.sweep(u64::MAX, |_| false, &take);
+        s.sweep(u64::MAX, |_| false, &take);
+        assert!(s.exists(active), "the active segment is never removed");
+        let c = put(&s, 3, 40).await; // b's segment rotates out
+        assert_ne!(c.seg, active);
+        let second = c.seg - 1;
+        s.sweep(u64::MAX, |_| true, &take);
+        s.sweep(u64::MAX, |_| false, &take);
+        s.sweep(u64::MAX, |_| false, &take);
         assert!(
-            s.exists(c.seg - 1),
-            "a committed live count wins over a stale zero"
+            s.exists(second),
+            "a committed live count ends the candidacy"
         );
     }
 
     #[tokio::test]
-    async fn a_revived_segment_is_not_removed() {
+    async fn a_rotated_out_segment_nothing_points_into_is_removed() {
         let tmp = tempfile::tempdir().unwrap();
         let (s, _) = open(tmp.path(), 64, &[]);
+        let take = tickets();
         let a = put(&s, 1, 40).await;
-        let seg = a.seg;
-        s.counted(&[seg], &[], 1);
-        s.counted(&[], &[seg], 2);
-        drop(a);
+        let orphan = a.seg;
+        drop(a); // refused or a duplicate: never counted
         let _b = put(&s, 2, 40).await;
-        s.sweep(10, |_| false);
-        assert!(s.exists(seg));
+        s.sweep(u64::MAX, |_| false, &take);
+        assert!(s.exists(orphan), "first the ticket");
+        s.sweep(u64::MAX, |_| false, &take);
+        assert!(!s.exists(orphan));
     }
 
     #[tokio::test]

@@ -47,8 +47,10 @@ impl Inner {
     /// Removes segment files nothing points into any more (docs/queue.md §16).
     pub(crate) fn sweep_segments(&self) {
         let counts = &self.trees.segments;
-        self.segments.sweep(self.flusher.durable(), |seg| {
-            counts.contains_key(tx::segment_key(seg)).unwrap_or(true)
-        });
+        self.segments.sweep(
+            self.flusher.durable(),
+            |seg| counts.contains_key(tx::segment_key(seg)).unwrap_or(true),
+            || self.flusher.note_writes(1).0,
+        );
     }
 }

@@ -167,16 +167,36 @@ pub(crate) struct Trees {
     pub(crate) meta: sled::Tree,
 }
 
+/// Why a payload could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PayloadFault {
+    /// Missing, short or not the bytes the pointer describes: quarantined when met.
+    Damaged(String),
+    /// The read itself failed (EIO, EMFILE, ...): maybe passing, so nothing is moved aside.
+    Io(String),
+}
+
+impl std::fmt::Display for PayloadFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PayloadFault::Damaged(why) | PayloadFault::Io(why) => f.write_str(why),
+        }
+    }
+}
+
 /// The payload of `id` wherever `r` says it is, checked.
 pub(crate) fn fetch_payload(
     spill: &Spill,
     segments: &Segments,
     id: Uuid,
     r: PayloadRef,
-) -> Result<Bytes, String> {
+) -> Result<Bytes, PayloadFault> {
     match r {
         PayloadRef::Inline(p) => Ok(p),
-        PayloadRef::Spilled { len, crc } => spill.read(id, len, crc).map_err(|e| e.to_string()),
+        PayloadRef::Spilled { len, crc } => spill.read(id, len, crc).map_err(|e| match e {
+            super::spill::SpillError::Io { .. } => PayloadFault::Io(e.to_string()),
+            other => PayloadFault::Damaged(other.to_string()),
+        }),
         PayloadRef::Segment {
             seg,
             offset,
@@ -184,9 +204,16 @@ pub(crate) fn fetch_payload(
             crc,
         } => segments
             .read(id, seg, offset, len, crc)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| match e {
+                super::segments::SegmentError::Io { .. } => PayloadFault::Io(e.to_string()),
+                other => PayloadFault::Damaged(other.to_string()),
+            }),
     }
 }
+
+/// A live count that could not be read: the segment is kept for good (its pointers are
+/// unknown). Far above any real count, so later decrements never reach zero.
+pub(crate) const PINNED: u64 = 1 << 62;
 
 /// `segments` tree key and value.
 pub(crate) fn segment_key(seg: u64) -> [u8; 8] {
@@ -227,9 +254,8 @@ pub(crate) struct Committed<A> {
     pub(crate) deltas: Vec<(String, DepthDelta)>,
     pub(crate) corruptions: Vec<Corruption>,
     pub(crate) spill_removals: Vec<Uuid>,
-    /// Segments whose live count this transaction took to zero, or up from zero.
+    /// Segments whose live count this transaction took to zero.
     pub(crate) segments_zeroed: Vec<u64>,
-    pub(crate) segments_revived: Vec<u64>,
 }
 
 pub(crate) fn storage(e: impl std::fmt::Display) -> StoreError {
@@ -312,10 +338,9 @@ impl Trees {
             };
             let value = f(&tx)?;
             tx.persist_counters()?;
-            let (segments_zeroed, segments_revived) = tx.persist_segment_counts()?;
+            let segments_zeroed = tx.persist_segment_counts()?;
             Ok(Committed {
                 segments_zeroed,
-                segments_revived,
                 value,
                 deltas: tx.deltas.into_inner(),
                 corruptions: tx.corruptions.into_inner(),
@@ -372,38 +397,45 @@ impl Tx<'_> {
     }
 
     /// Adds this transaction's live-count changes to the `segments` tree. Returns the
-    /// segments that went to zero (entry removed) and those that came up from zero.
-    fn persist_segment_counts(&self) -> TxResult<(Vec<u64>, Vec<u64>)> {
-        let (mut zeroed, mut revived) = (Vec::new(), Vec::new());
+    /// segments that went to zero (entry removed). A count that does not parse is
+    /// quarantined and the segment pinned (`PINNED`): which pointers it had is unknown.
+    fn persist_segment_counts(&self) -> TxResult<Vec<u64>> {
+        let mut zeroed = Vec::new();
         for (&seg, &delta) in self.segment_deltas.borrow().iter() {
             if delta == 0 {
                 continue;
             }
             let key = segment_key(seg);
-            let current = self
-                .segment_counts
-                .get(key)?
-                .and_then(|v| decode_segment_count(&v))
-                .unwrap_or(0);
-            // A count can only go below zero through corruption; never below zero, so the
-            // file is removed at the latest when nothing points to it any more.
+            let current = match self.segment_counts.get(key)? {
+                None => 0,
+                Some(v) => match decode_segment_count(&v) {
+                    Some(n) => n,
+                    None => {
+                        self.quarantine(
+                            "segments",
+                            &key,
+                            &v,
+                            "segment count does not parse".into(),
+                        )?;
+                        PINNED
+                    }
+                },
+            };
             let next = current.saturating_add_signed(delta);
             if next == 0 {
                 self.segment_counts.remove(&key)?;
                 zeroed.push(seg);
             } else {
                 self.segment_counts.insert(&key, &next.to_be_bytes())?;
-                if current == 0 {
-                    revived.push(seg);
-                }
             }
         }
-        Ok((zeroed, revived))
+        Ok(zeroed)
     }
 
-    /// Notes that a `payloads` value was removed: a spill file goes after the commit, a
-    /// segment loses one live pointer. A value that does not decode cannot be traced; its
-    /// segment keeps a count too high (kept until an operator cleans it, docs/queue.md §16).
+    /// Notes that a `payloads` value was removed for good (purge, retention, relocation): a
+    /// spill file goes once that is durable, a segment loses one live pointer. Quarantine
+    /// does not come here: a quarantined pointer keeps its file (evidence, and the read error
+    /// may have been passing), so its segment stays counted (docs/queue.md §16).
     fn payload_value_removed(&self, id: Uuid, old: &[u8]) {
         match decode_payload_ref(old) {
             Ok(PayloadRef::Spilled { .. }) => self.spill_removals.borrow_mut().push(id),
@@ -439,6 +471,7 @@ impl Tx<'_> {
             "records" => Some(self.records),
             "payloads" => Some(self.payloads),
             "counters" => Some(self.counters),
+            "segments" => Some(self.segment_counts),
             other => Index::ALL
                 .into_iter()
                 .find(|i| i.name() == other)
@@ -446,11 +479,6 @@ impl Tx<'_> {
         };
         if let Some(t) = source {
             t.remove(key)?;
-        }
-        if tree == "payloads"
-            && let Ok(b) = <[u8; 16]>::try_from(key)
-        {
-            self.payload_value_removed(Uuid::from_bytes(b), raw);
         }
         self.corruptions.borrow_mut().push(Corruption {
             tree,
@@ -472,9 +500,8 @@ impl Tx<'_> {
                 self.quarantine("records", id.as_bytes(), &raw, e.to_string())?;
                 if let Some(p) = self.payloads.get(id.as_bytes())? {
                     self.quarantine
-                        .insert(quarantine_key("payloads", id.as_bytes()), p.clone())?;
+                        .insert(quarantine_key("payloads", id.as_bytes()), p)?;
                     self.payloads.remove(id.as_bytes())?;
-                    self.payload_value_removed(id, &p);
                 }
                 Ok(None)
             }
@@ -489,14 +516,17 @@ impl Tx<'_> {
         };
         let result = match decode_payload_ref(&raw) {
             Ok(r) => fetch_payload(self.spill, self.segments, id, r),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(PayloadFault::Damaged(e.to_string())),
         };
         match result {
             Ok(p) => Ok(Some(p)),
-            Err(why) => {
+            Err(PayloadFault::Damaged(why)) => {
                 self.quarantine("payloads", id.as_bytes(), &raw, why)?;
                 Ok(None)
             }
+            Err(PayloadFault::Io(why)) => Err(ConflictableTransactionError::Abort(
+                StoreError::Storage(format!("cannot read the payload of {id}: {why}")),
+            )),
         }
     }
 
