@@ -210,3 +210,30 @@ async fn orphans_and_temporary_files_are_removed_at_open() {
         Bytes::from_static(b"a payload that stays in the queue")
     );
 }
+
+#[tokio::test]
+async fn a_damaged_spill_file_stays_as_evidence_after_its_pointer_is_quarantined() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path());
+    let id = Uuid::new_v4();
+    let e = store
+        .enqueue(msg(id, b"payload whose file gets damaged"))
+        .await
+        .unwrap();
+    durable(&store, e).await;
+    let file = tmp.path().join("q/spill").join(id.to_string());
+    std::fs::write(&file, b"payload whose file gets DAMAGED").unwrap();
+    let err = store
+        .lease_one(id, Timestamp::now(), Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::PayloadLost(x) if x == id),
+        "{err}"
+    );
+    store.close().await.unwrap();
+    drop(store);
+    let store = open(tmp.path());
+    assert!(file.exists(), "kept for the operator, across a restart");
+    assert_eq!(store.get(id).await.unwrap().unwrap().state, State::Dead);
+}

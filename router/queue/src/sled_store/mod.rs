@@ -144,7 +144,7 @@ impl SledStore {
             .sync_dir()
             .map_err(|e| StoreError::Storage(format!("cannot sync the spill directory: {e}")))?;
         // Files of payloads whose pointer never committed or was removed before a crash.
-        let payloads = trees.payloads.clone();
+        let (payloads, quarantine) = (trees.payloads.clone(), trees.quarantine.clone());
         let orphans = spill
             .clean(|id| match payloads.get(id.as_bytes()) {
                 // Only a spill pointer keeps a file: a relocation a crash interrupted leaves
@@ -153,7 +153,10 @@ impl SledStore {
                     record::decode_payload_ref(&v),
                     Ok(record::PayloadRef::Inline(_) | record::PayloadRef::Segment { .. })
                 ),
-                Ok(None) => false,
+                // A quarantined pointer keeps its file as evidence (§7).
+                Ok(None) => quarantine
+                    .contains_key(tx::quarantine_key("payloads", id.as_bytes()))
+                    .unwrap_or(true),
                 Err(_) => true,
             })
             .map_err(|e| StoreError::Storage(format!("cannot clean the spill directory: {e}")))?;
@@ -425,16 +428,17 @@ fn hex(bytes: &[u8]) -> String {
 impl MessageStore for SledStore {
     async fn enqueue(&self, msg: NewMessage) -> Result<Enqueued, StoreError> {
         self.inner.ensure_open()?;
-        let known = match self.inner.precheck(&msg) {
-            Ok(known) => known,
-            Err(answer) => return *answer,
-        };
+        match self.inner.precheck(&msg) {
+            Ok(()) => {}
+            Err((refused, true)) => {
+                return self
+                    .blocking(move |i| i.answer_refusal(&msg, refused))
+                    .await;
+            }
+            Err((e, false)) => return Err(e),
+        }
         // A large payload is written and synced here, off the writer (docs/queue.md §15).
-        let staged = if known {
-            // A resubmission: the writer answers from the stored record. (Should the record
-            // be purged in between, the payload is stored inline: rare, and still correct.)
-            Placed::Inline
-        } else if msg.payload.len() >= self.inner.spill_threshold {
+        let staged = if msg.payload.len() >= self.inner.spill_threshold {
             let (inner, id, payload) = (Arc::clone(&self.inner), msg.id, msg.payload.clone());
             let staged = tokio::task::spawn_blocking(move || inner.spill.stage(id, &payload))
                 .await
@@ -607,9 +611,16 @@ impl MessageStore for SledStore {
             .blocking(move |i| i.purge_finished(now, payload_retention, record_retention))
             .await?;
         self.relocate_dead_letters().await?;
-        // Files go only once the removal of their pointers is durable: make it so, then sweep.
-        self.wait_durable(self.current_ticket()).await?;
-        self.inner.sweep_segments();
+        // Files go only once the removal of their pointers is durable: make it so, then sweep
+        // twice (a segment's removal takes two sweeps with a durable ticket in between).
+        for _ in 0..2 {
+            self.wait_durable(self.current_ticket()).await?;
+            self.blocking(|i| {
+                i.sweep_segments();
+                Ok(())
+            })
+            .await?;
+        }
         self.write(|i| {
             i.sweep_spill_files();
             Ok(())

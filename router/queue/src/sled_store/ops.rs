@@ -15,7 +15,7 @@ use super::record::{
 use super::segments::SegRef;
 use super::spill::Staged;
 use super::transitions;
-use super::tx::{Tx, TxResult, storage};
+use super::tx::{PayloadRead, Tx, TxResult, storage};
 use crate::api::{
     DurableTicket, Enqueued, EventKind, LeaseToken, Leased, Limits, MessageId, MessageRecord,
     NewMessage, State, StoreError, Timestamp,
@@ -51,6 +51,8 @@ pub(crate) enum LeaseAttempt {
     Leased(Box<Leased>),
     /// The payload was missing or corrupt; the message went to Dead.
     PayloadLost,
+    /// The payload could not be read (I/O error); the message was not changed.
+    Unreadable(String),
 }
 
 impl Inner {
@@ -225,25 +227,50 @@ impl Inner {
     }
 
     /// Runs before the payload is written anywhere, so that a refusal writes nothing
-    /// (invariant 11): `Err` carries the answer `enqueue` gives without writing. `Ok(true)`
-    /// when the id is already stored: the writer answers from the stored record and the bytes
-    /// need not be written. The writer checks everything again under its own ordering.
-    pub(crate) fn precheck(
-        &self,
-        msg: &NewMessage,
-    ) -> Result<bool, Box<Result<Enqueued, StoreError>>> {
+    /// (invariant 11). Touches no sled tree (it runs on an async worker). `Err((e, true))`: a
+    /// limit refused; `answer_refusal`, off the async workers, turns it into the final answer.
+    /// `Err((e, false))`: the final answer. The writer checks everything again in its order.
+    pub(crate) fn precheck(&self, msg: &NewMessage) -> Result<(), (StoreError, bool)> {
+        self.check_destination(msg).map_err(|e| (e, false))?;
+        self.ensure_open().map_err(|e| (e, false))?;
         let limits = self
             .limits
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let size = self.admit(msg, &limits)?;
+        let size = msg.payload.len() as u64;
+        self.check_limits(msg, size, &limits)
+            .map_err(|refused| (refused, true))?;
         self.depths.unreserve(&msg.destination, size);
-        Ok(self
-            .trees
-            .records
-            .contains_key(msg.id.as_bytes())
-            .unwrap_or(false))
+        Ok(())
+    }
+
+    /// The answer to an enqueue a limit refused: the original answer if the id is stored (a
+    /// client retrying an acknowledged message gets it even when the queue is full), else the
+    /// refusal. Reads sled: call it off the async workers.
+    pub(crate) fn answer_refusal(
+        &self,
+        msg: &NewMessage,
+        refused: StoreError,
+    ) -> Result<Enqueued, StoreError> {
+        match self.read_record(msg.id)? {
+            Some(existing) => Ok(self.dedup(existing, msg, self.flusher.current())),
+            None => Err(refused),
+        }
+    }
+
+    fn check_destination(&self, msg: &NewMessage) -> Result<(), StoreError> {
+        if msg.destination.is_empty() {
+            return Err(StoreError::InvalidMessage {
+                reason: "destination id is empty",
+            });
+        }
+        if msg.destination.len() > MAX_DESTINATION_LEN {
+            return Err(StoreError::InvalidMessage {
+                reason: "destination id is longer than 1024 bytes",
+            });
+        }
+        Ok(())
     }
 
     /// Checks a message before it is written: its destination id, the store's state, the
@@ -255,16 +282,7 @@ impl Inner {
         msg: &NewMessage,
         limits: &Limits,
     ) -> Result<u64, Box<Result<Enqueued, StoreError>>> {
-        if msg.destination.is_empty() {
-            return Err(Box::new(Err(StoreError::InvalidMessage {
-                reason: "destination id is empty",
-            })));
-        }
-        if msg.destination.len() > MAX_DESTINATION_LEN {
-            return Err(Box::new(Err(StoreError::InvalidMessage {
-                reason: "destination id is longer than 1024 bytes",
-            })));
-        }
+        self.check_destination(msg).map_err(|e| Box::new(Err(e)))?;
         self.ensure_open().map_err(|e| Box::new(Err(e)))?;
         let size = msg.payload.len() as u64;
         if let Err(refused) = self.check_limits(msg, size, limits) {
@@ -313,12 +331,15 @@ impl Inner {
         lease_for: Duration,
     ) -> TxResult<LeaseAttempt> {
         match tx.load_payload(old.rec.id)? {
-            None => {
+            PayloadRead::Lost => {
                 let dead = transitions::dead(base, PAYLOAD_LOST, now, self.bounds);
                 tx.write(Some(old), Some(&dead))?;
                 Ok(LeaseAttempt::PayloadLost)
             }
-            Some(payload) => {
+            // Left as it is: a passing I/O error must not dead-letter the message, and the
+            // other messages of the batch are still leased.
+            PayloadRead::Unreadable(why) => Ok(LeaseAttempt::Unreadable(why)),
+            PayloadRead::Found(payload) => {
                 let new = transitions::leased(base, now, lease_for, self.bounds);
                 tx.write(Some(old), Some(&new))?;
                 Ok(LeaseAttempt::Leased(Box::new(Leased {
@@ -361,6 +382,7 @@ impl Inner {
         match result? {
             LeaseAttempt::Leased(l) => Ok(*l),
             LeaseAttempt::PayloadLost => Err(StoreError::PayloadLost(id)),
+            LeaseAttempt::Unreadable(why) => Err(StoreError::Storage(why)),
         }
     }
 
@@ -481,7 +503,11 @@ impl Inner {
         match good {
             Some(p) => Ok(Some(p)),
             // Bad value or file: the transactional path quarantines it.
-            None => Ok(self.commit(|tx| tx.load_payload(id))?.0),
+            None => match self.commit(|tx| tx.load_payload(id))?.0 {
+                PayloadRead::Found(p) => Ok(Some(p)),
+                PayloadRead::Lost => Ok(None),
+                PayloadRead::Unreadable(why) => Err(StoreError::Storage(why)),
+            },
         }
     }
 }

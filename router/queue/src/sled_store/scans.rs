@@ -139,8 +139,12 @@ impl Inner {
                     candidates.len(),
                 )?;
                 for attempt in attempts {
-                    if let LeaseAttempt::Leased(l) = attempt {
-                        out.push(*l);
+                    match attempt {
+                        LeaseAttempt::Leased(l) => out.push(*l),
+                        LeaseAttempt::Unreadable(why) => {
+                            tracing::error!(message = "A payload could not be read; its message stays queued.", error = %why);
+                        }
+                        LeaseAttempt::PayloadLost => {}
                     }
                 }
             }

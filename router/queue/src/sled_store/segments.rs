@@ -100,6 +100,9 @@ struct State {
     candidates: HashMap<u64, Option<u64>>,
     /// Open read handles.
     readers: HashMap<u64, Arc<File>>,
+    /// Segments this process removed: a handle opened just before the removal is used once,
+    /// never cached (it would keep the file's space until the store closes).
+    removed: std::collections::HashSet<u64>,
 }
 
 #[derive(Debug)]
@@ -241,12 +244,11 @@ impl Segments {
     }
 
     fn reader(&self, id: Uuid, seg: u64) -> Result<Arc<File>, SegmentError> {
-        // Opened under the lock: a sweep removes files under it too, so no handle of a
-        // removed file is cached (it would keep its disk space until the store closes).
-        let mut st = self.shared.state();
-        if let Some(f) = st.readers.get(&seg) {
+        if let Some(f) = self.shared.state().readers.get(&seg) {
             return Ok(Arc::clone(f));
         }
+        // Opened without the lock (which a sled transaction may be waiting for, through this
+        // very read); cached only if no sweep removed the file meanwhile.
         let f = match File::open(self.shared.path(seg)) {
             Ok(f) => Arc::new(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -254,7 +256,10 @@ impl Segments {
             }
             Err(e) => return Err(io_err(seg)(e)),
         };
-        st.readers.insert(seg, Arc::clone(&f));
+        let mut st = self.shared.state();
+        if !st.removed.contains(&seg) {
+            st.readers.insert(seg, Arc::clone(&f));
+        }
         Ok(f)
     }
 
@@ -284,29 +289,33 @@ impl Segments {
         is_live: impl Fn(u64) -> bool,
         take_ticket: impl Fn() -> u64,
     ) {
-        let mut st = self.shared.state();
-        if st.candidates.is_empty() {
-            return;
-        }
-        let ready: Vec<(u64, Option<u64>)> = st
-            .candidates
-            .iter()
-            .filter(|(seg, _)| st.active != Some(**seg) && !st.inflight.contains_key(*seg))
-            .map(|(seg, t)| (*seg, *t))
-            .collect();
+        // The lock is never held across `is_live` (a sled read): a transaction holding sled's
+        // lock may be waiting for this one in `reader`.
+        let ready: Vec<(u64, Option<u64>)> = {
+            let st = self.shared.state();
+            st.candidates
+                .iter()
+                .filter(|(seg, _)| st.active != Some(**seg) && !st.inflight.contains_key(*seg))
+                .map(|(seg, t)| (*seg, *t))
+                .collect()
+        };
         for (seg, ticket) in ready {
             if is_live(seg) {
-                st.candidates.remove(&seg);
+                self.shared.state().candidates.remove(&seg);
                 continue;
             }
             match ticket {
                 None => {
-                    st.candidates.insert(seg, Some(take_ticket()));
+                    let t = take_ticket();
+                    self.shared.state().candidates.insert(seg, Some(t));
                 }
                 Some(t) if t <= durable => {
-                    st.candidates.remove(&seg);
-                    // Under the lock, so `reader` cannot cache a handle of the removed file.
-                    st.readers.remove(&seg);
+                    {
+                        let mut st = self.shared.state();
+                        st.candidates.remove(&seg);
+                        st.readers.remove(&seg);
+                        st.removed.insert(seg);
+                    }
                     if let Err(e) = fs::remove_file(self.shared.path(seg))
                         && e.kind() != io::ErrorKind::NotFound
                     {

@@ -211,6 +211,16 @@ pub(crate) fn fetch_payload(
     }
 }
 
+/// What reading a payload inside a transaction found.
+#[derive(Debug)]
+pub(crate) enum PayloadRead {
+    Found(Bytes),
+    /// Absent, or damaged and now quarantined.
+    Lost,
+    /// The read failed (I/O error): nothing was changed; try again later.
+    Unreadable(String),
+}
+
 /// A live count that could not be read: the segment is kept for good (its pointers are
 /// unknown). Far above any real count, so later decrements never reach zero.
 pub(crate) const PINNED: u64 = 1 << 62;
@@ -510,23 +520,23 @@ impl Tx<'_> {
 
     /// The payload of `id`; a payload (or spill file) that fails its check is quarantined and
     /// reads as absent.
-    pub(crate) fn load_payload(&self, id: Uuid) -> TxResult<Option<Bytes>> {
+    pub(crate) fn load_payload(&self, id: Uuid) -> TxResult<PayloadRead> {
         let Some(raw) = self.payloads.get(id.as_bytes())? else {
-            return Ok(None);
+            return Ok(PayloadRead::Lost);
         };
         let result = match decode_payload_ref(&raw) {
             Ok(r) => fetch_payload(self.spill, self.segments, id, r),
             Err(e) => Err(PayloadFault::Damaged(e.to_string())),
         };
         match result {
-            Ok(p) => Ok(Some(p)),
+            Ok(p) => Ok(PayloadRead::Found(p)),
             Err(PayloadFault::Damaged(why)) => {
                 self.quarantine("payloads", id.as_bytes(), &raw, why)?;
-                Ok(None)
+                Ok(PayloadRead::Lost)
             }
-            Err(PayloadFault::Io(why)) => Err(ConflictableTransactionError::Abort(
-                StoreError::Storage(format!("cannot read the payload of {id}: {why}")),
-            )),
+            Err(PayloadFault::Io(why)) => Ok(PayloadRead::Unreadable(format!(
+                "cannot read the payload of {id}: {why}"
+            ))),
         }
     }
 
