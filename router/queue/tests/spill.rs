@@ -56,6 +56,14 @@ async fn durable(store: &SledStore, e: Enqueued) {
     store.wait_durable(t).await.expect("durable");
 }
 
+/// Enqueues `payload` under a new id and waits until it is durable.
+async fn stored(store: &SledStore, payload: &'static [u8]) -> Uuid {
+    let id = Uuid::new_v4();
+    let e = store.enqueue(msg(id, payload)).await.unwrap();
+    durable(store, e).await;
+    id
+}
+
 #[tokio::test]
 async fn a_conflicting_resubmission_never_replaces_the_spilled_payload() {
     let tmp = tempfile::tempdir().unwrap();
@@ -118,17 +126,13 @@ async fn a_conflict_within_one_merged_batch_keeps_the_first_payload() {
 async fn delivering_and_purging_a_spilled_message_removes_its_file() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path());
-    let id = Uuid::new_v4();
-    let e = store
-        .enqueue(msg(id, b"payload that will be delivered"))
-        .await
-        .unwrap();
-    durable(&store, e).await;
+    let id = stored(&store, b"payload that will be delivered").await;
     let leased = store
         .lease("d", Timestamp::now(), Duration::from_secs(60), 8)
         .await
         .unwrap();
     assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].record.id, id);
     assert_eq!(
         leased[0].payload,
         Bytes::from_static(b"payload that will be delivered")
@@ -158,12 +162,7 @@ async fn delivering_and_purging_a_spilled_message_removes_its_file() {
 async fn a_missing_spill_file_turns_the_message_into_a_dead_letter_not_a_crash() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path());
-    let id = Uuid::new_v4();
-    let e = store
-        .enqueue(msg(id, b"payload whose file will vanish"))
-        .await
-        .unwrap();
-    durable(&store, e).await;
+    let id = stored(&store, b"payload whose file will vanish").await;
     std::fs::remove_file(tmp.path().join("q/spill").join(id.to_string())).unwrap();
     let err = store
         .lease_one(id, Timestamp::now(), Duration::from_secs(60))
@@ -184,12 +183,7 @@ async fn a_missing_spill_file_turns_the_message_into_a_dead_letter_not_a_crash()
 async fn orphans_and_temporary_files_are_removed_at_open() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path());
-    let id = Uuid::new_v4();
-    let e = store
-        .enqueue(msg(id, b"a payload that stays in the queue"))
-        .await
-        .unwrap();
-    durable(&store, e).await;
+    let id = stored(&store, b"a payload that stays in the queue").await;
     store.close().await.unwrap();
     drop(store);
     let dir = tmp.path().join("q/spill");
@@ -215,12 +209,7 @@ async fn orphans_and_temporary_files_are_removed_at_open() {
 async fn a_damaged_spill_file_stays_as_evidence_after_its_pointer_is_quarantined() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path());
-    let id = Uuid::new_v4();
-    let e = store
-        .enqueue(msg(id, b"payload whose file gets damaged"))
-        .await
-        .unwrap();
-    durable(&store, e).await;
+    let id = stored(&store, b"payload whose file gets damaged").await;
     let file = tmp.path().join("q/spill").join(id.to_string());
     std::fs::write(&file, b"payload whose file gets DAMAGED").unwrap();
     let err = store
