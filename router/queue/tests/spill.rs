@@ -64,6 +64,18 @@ async fn stored(store: &SledStore, payload: &'static [u8]) -> Uuid {
     id
 }
 
+/// `lease_one` of a message whose file is gone or damaged answers `PayloadLost`.
+async fn assert_lease_one_loses_payload(store: &SledStore, id: Uuid) {
+    let err = store
+        .lease_one(id, Timestamp::now(), Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::PayloadLost(x) if x == id),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn a_conflicting_resubmission_never_replaces_the_spilled_payload() {
     let tmp = tempfile::tempdir().unwrap();
@@ -164,14 +176,7 @@ async fn a_missing_spill_file_turns_the_message_into_a_dead_letter_not_a_crash()
     let store = open(tmp.path());
     let id = stored(&store, b"payload whose file will vanish").await;
     std::fs::remove_file(tmp.path().join("q/spill").join(id.to_string())).unwrap();
-    let err = store
-        .lease_one(id, Timestamp::now(), Duration::from_secs(60))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::PayloadLost(x) if x == id),
-        "{err}"
-    );
+    assert_lease_one_loses_payload(&store, id).await;
     assert_eq!(store.get(id).await.unwrap().unwrap().state, State::Dead);
     assert!(
         store.stats().corrupt_records_total >= 1,
@@ -212,14 +217,7 @@ async fn a_damaged_spill_file_stays_as_evidence_after_its_pointer_is_quarantined
     let id = stored(&store, b"payload whose file gets damaged").await;
     let file = tmp.path().join("q/spill").join(id.to_string());
     std::fs::write(&file, b"payload whose file gets DAMAGED").unwrap();
-    let err = store
-        .lease_one(id, Timestamp::now(), Duration::from_secs(60))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::PayloadLost(x) if x == id),
-        "{err}"
-    );
+    assert_lease_one_loses_payload(&store, id).await;
     store.close().await.unwrap();
     drop(store);
     let store = open(tmp.path());
