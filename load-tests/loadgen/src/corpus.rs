@@ -340,8 +340,8 @@ impl Corpus {
     }
 }
 
-/// Loads the cached corpus for `spec` from `cache_dir`, or builds it (and caches it when it
-/// is at most `cache_limit` bytes).
+/// Loads the cached corpus for `spec` from `cache_dir`, or builds it and caches it when it
+/// is at most `cache_limit` bytes, the limit of the whole cache (see [`prune_cache`]).
 pub fn load_or_build(
     cache_dir: &Path,
     spec: &CorpusSpec,
@@ -405,9 +405,55 @@ pub fn load_or_build(
     );
     if corpus.total_bytes() <= cache_limit {
         std::fs::create_dir_all(cache_dir).map_err(|e| LoadgenError::io(cache_dir, e))?;
+        // Room first, so the new file does not take the cache over its limit for a moment.
+        prune_cache(
+            cache_dir,
+            &day,
+            &prefix,
+            &suffix,
+            cache_limit - corpus.total_bytes(),
+        );
         corpus.save(&path)?;
     }
     Ok(corpus)
+}
+
+/// Keeps the corpus cache within `budget` bytes before a new corpus is saved: removes
+/// corpora of earlier days (their key can no longer match), those the new one supersedes
+/// (same key, size, seed and signer, fewer messages), then the least recently written ones
+/// until the rest fits. Files that are not corpora are left alone; a file that cannot be
+/// removed is reported and skipped (a full cache only means signing again).
+fn prune_cache(cache_dir: &Path, day: &str, prefix: &str, suffix: &str, budget: u64) {
+    let mut kept: Vec<(std::time::SystemTime, u64, PathBuf)> = Vec::new();
+    let remove = |p: &Path, why: &str| match std::fs::remove_file(p) {
+        Ok(()) => eprintln!("corpus cache: removed {} ({why})", p.display()),
+        Err(e) => eprintln!("corpus cache: cannot remove {}: {e}", p.display()),
+    };
+    for entry in std::fs::read_dir(cache_dir).into_iter().flatten().flatten() {
+        let (Ok(name), Ok(md)) = (entry.file_name().into_string(), entry.metadata()) else {
+            continue;
+        };
+        if !md.is_file() || !name.ends_with(".xlgc") {
+            continue;
+        }
+        if !name.ends_with(&format!("-{day}.xlgc")) {
+            remove(&entry.path(), "from an earlier day");
+        } else if name.starts_with(prefix) && name.ends_with(suffix) {
+            remove(&entry.path(), "superseded by a larger corpus");
+        } else {
+            let written = md.modified().unwrap_or(std::time::UNIX_EPOCH);
+            kept.push((written, md.len(), entry.path()));
+        }
+    }
+    kept.sort();
+    let mut total: u64 = kept.iter().map(|(_, len, _)| len).sum();
+    for (_, len, path) in kept {
+        if total <= budget {
+            break;
+        }
+        remove(&path, "over --cache-mib");
+        total = total.saturating_sub(len);
+    }
 }
 
 #[cfg(test)]
@@ -516,6 +562,48 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!("corpus file {}: no XLGC1 magic", path.display())
+        );
+    }
+
+    #[test]
+    fn the_cache_keeps_today_and_the_newest_corpora_within_its_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let day = "2026-12-07";
+        let write = |name: &str, len: usize, age_secs: u64| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, vec![0u8; len]).expect("write");
+            let when = std::time::SystemTime::now() - std::time::Duration::from_secs(age_secs);
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(when))
+                .expect("set mtime");
+        };
+        write("rsa2048-4096-1000-7-abc-2026-12-06.xlgc", 10, 0); // yesterday
+        write("rsa2048-4096-1000-7-abc-2026-12-07.xlgc", 10, 0); // superseded
+        write("p256-4096-500-7-abc-2026-12-07.xlgc", 100, 300); // oldest of today
+        write("p256-2048-500-7-abc-2026-12-07.xlgc", 100, 200);
+        write("rsa2048-1048576-30-7-abc-2026-12-07.xlgc", 100, 100);
+        write("notes.txt", 1000, 400); // not a corpus
+        prune_cache(
+            dir.path(),
+            day,
+            "rsa2048-4096-",
+            "-7-abc-2026-12-07.xlgc",
+            250,
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().into_string().expect("UTF-8"))
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "notes.txt",
+                "p256-2048-500-7-abc-2026-12-07.xlgc",
+                "rsa2048-1048576-30-7-abc-2026-12-07.xlgc",
+            ]
         );
     }
 }

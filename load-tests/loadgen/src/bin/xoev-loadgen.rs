@@ -161,9 +161,13 @@ enum Cmd {
         /// Write every figure as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
-        /// Cache corpora up to this many MiB on disk.
+        /// Cache corpora up to this many MiB on disk in all (older ones are removed first).
         #[arg(long, default_value_t = 1024)]
         cache_mib: u64,
+        /// Keep each run's router data directory (target/loadgen/runs/<run>/data); by default
+        /// it is removed once the run is over.
+        #[arg(long)]
+        keep_data: bool,
         /// Extra environment variable of the router processes, KEY=VALUE (repeatable), for
         /// experiments such as MALLOC_ARENA_MAX=2.
         #[arg(long = "router-env", value_parser = parse_env)]
@@ -340,6 +344,7 @@ fn real_main() -> Result<(), LoadgenError> {
             only,
             json,
             cache_mib,
+            keep_data,
             router_env,
         } => {
             let mut o = Options::default();
@@ -364,8 +369,10 @@ fn real_main() -> Result<(), LoadgenError> {
             o.only = only;
             let mut env = Env::new(&bin_dir, &work, cache_mib << 20)?;
             env.router_env = router_env;
+            env.keep_data = keep_data;
             let mut results = Results::default();
             let outcome = runtime()?.block_on(scenario::run_all(&env, &o, &mut results));
+            env.discard_run_data()?;
             let path = json.unwrap_or_else(|| work.join("results.json"));
             scenario::write_json(&results, &path)?;
             println!("\n{}", scenario::table(&results));

@@ -29,6 +29,9 @@ pub struct Env {
     pub cache_limit: u64,
     /// Extra environment of every router process (experiments: `MALLOC_ARENA_MAX=2`, ...).
     pub router_env: Vec<(String, String)>,
+    /// Keep the routers' data directories of finished runs (otherwise removed: a backlog
+    /// run leaves gigabytes of queue behind).
+    pub keep_data: bool,
 }
 
 impl Env {
@@ -53,6 +56,7 @@ impl Env {
             pki,
             cache_limit,
             router_env: Vec::new(),
+            keep_data: false,
         })
     }
 
@@ -83,13 +87,31 @@ impl Env {
         )?))
     }
 
-    /// A fresh run directory `work/runs/<name>` (emptied if it exists).
+    /// A fresh run directory `work/runs/<name>` (emptied if it exists). Runs are sequential,
+    /// so the data directories of earlier runs are no longer in use: they go first.
     pub fn run_dir(&self, name: &str) -> Result<PathBuf, LoadgenError> {
+        self.discard_run_data()?;
         let dir = self.work.join("runs").join(name);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| LoadgenError::io(&dir, e))?;
         }
         std::fs::create_dir_all(&dir).map_err(|e| LoadgenError::io(&dir, e))?;
         Ok(dir)
+    }
+
+    /// Removes the router data directories (`runs/*/data`) of finished runs, unless
+    /// `keep_data`; logs, metrics and profiles stay.
+    pub fn discard_run_data(&self) -> Result<(), LoadgenError> {
+        if self.keep_data {
+            return Ok(());
+        }
+        let runs = self.work.join("runs");
+        for run in std::fs::read_dir(&runs).into_iter().flatten().flatten() {
+            let data = run.path().join("data");
+            if data.is_dir() {
+                std::fs::remove_dir_all(&data).map_err(|e| LoadgenError::io(&data, e))?;
+            }
+        }
+        Ok(())
     }
 }
