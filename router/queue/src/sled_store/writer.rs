@@ -1,11 +1,11 @@
-//! The writer: one thread that applies every state change, in arrival order.
+//! The writer: one thread that applies every state change.
 //!
 //! sled 0.34 runs every transaction under one process-wide lock, so writes from many threads
 //! only queue on that lock (and, via `spawn_blocking`, grew the blocking pool to hundreds of
-//! threads). One thread applies them instead, and merges what arrives together: consecutive
-//! enqueues become one transaction, consecutive lease endings (complete, retry, kill, release)
-//! another. Each operation still gets its own answer, exactly as if it had run alone.
-//! Reads do not come here.
+//! threads). One thread applies them instead, in rounds: whatever is waiting when a round
+//! starts is merged, all enqueues into one transaction, all lease endings (complete, retry,
+//! kill, release) into another. Each operation still gets its own answer, exactly as if it
+//! had run alone in some serial order. Reads do not come here.
 
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
@@ -36,8 +36,11 @@ pub(crate) enum Job {
         EndFn,
         oneshot::Sender<Result<MessageRecord, StoreError>>,
     ),
-    Run(Box<dyn FnOnce(&Inner) + Send>),
+    Run(RunFn),
 }
+
+/// Any other state change, run on the writer as it is.
+pub(crate) type RunFn = Box<dyn FnOnce(&Inner) + Send>;
 
 pub(crate) struct Writer {
     tx: Mutex<Option<Sender<Job>>>,
@@ -76,71 +79,83 @@ impl Writer {
 }
 
 fn run(inner: &Inner, rx: &Receiver<Job>) {
-    let mut pending: Option<Job> = None;
     loop {
-        let job = match pending.take() {
-            Some(j) => j,
-            None => match rx.recv() {
-                Ok(j) => j,
-                Err(_) => return, // every sender is gone: stopped
-            },
+        let first = match rx.recv() {
+            Ok(j) => j,
+            Err(_) => return, // every sender is gone: stopped
         };
-        match job {
-            Job::Run(f) => f(inner),
-            Job::Enqueue(msg, staged, reply) => {
-                // Payloads already in files do not weigh on the transaction.
-                let weight = |m: &NewMessage, p: &Placed| match p {
-                    Placed::Inline => m.payload.len(),
-                    Placed::Spilled(_) | Placed::Segment(_) => 64,
-                };
-                let mut bytes = weight(&msg, &staged);
-                let mut msgs = vec![(msg, staged)];
-                let mut replies = vec![reply];
-                pending = gather(rx, |j| match j {
-                    Job::Enqueue(m, st, r) if msgs.len() < MAX_MERGE && bytes < MAX_MERGE_BYTES => {
-                        bytes += weight(&m, &st);
-                        msgs.push((m, st));
-                        replies.push(r);
-                        None
-                    }
-                    other => Some(other),
-                });
-                for (r, result) in replies.into_iter().zip(inner.enqueue_batch(msgs)) {
-                    let _ = r.send(result);
-                }
-            }
-            Job::EndLease(lease, f, reply) => {
-                let mut items = vec![(lease, f)];
-                let mut replies = vec![reply];
-                pending = gather(rx, |j| match j {
-                    Job::EndLease(l, f, r) if items.len() < MAX_MERGE => {
-                        items.push((l, f));
-                        replies.push(r);
-                        None
-                    }
-                    other => Some(other),
-                });
-                for (r, result) in replies.into_iter().zip(inner.end_lease_batch(&items)) {
-                    let _ = r.send(result);
-                }
+        let mut round = Round::default();
+        round.add(first);
+        // Everything already waiting joins this round, up to the limits. Never wait for new
+        // jobs: merging must not add latency when the store is idle.
+        while !round.full() {
+            match rx.try_recv() {
+                Ok(j) => round.add(j),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
+        round.apply(inner);
         inner.sweep_spill_files();
     }
 }
 
-/// Takes jobs that are already waiting while `take` accepts them (returns `None`); returns
-/// the first job it does not accept, which runs next. Never waits for new jobs: merging must
-/// not add latency when the store is idle.
-fn gather(rx: &Receiver<Job>, mut take: impl FnMut(Job) -> Option<Job>) -> Option<Job> {
-    loop {
-        match rx.try_recv() {
-            Ok(j) => {
-                if let Some(rest) = take(j) {
-                    return Some(rest);
-                }
+/// The jobs of one round, by kind. Every job of a round was submitted before any of them was
+/// answered, so they are concurrent and any order is a valid serial order. The round applies
+/// lease endings first (they free capacity and finish deliveries), then the other jobs in
+/// arrival order, then the enqueues: delivery is not starved by a stream of enqueues, and
+/// interleaved arrivals still merge into one transaction per kind.
+#[derive(Default)]
+struct Round {
+    ends: Vec<(LeaseToken, EndFn)>,
+    end_replies: Vec<oneshot::Sender<Result<MessageRecord, StoreError>>>,
+    runs: Vec<RunFn>,
+    enqueues: Vec<(NewMessage, Placed)>,
+    enqueue_replies: Vec<oneshot::Sender<Result<Enqueued, StoreError>>>,
+    enqueue_bytes: usize,
+}
+
+impl Round {
+    fn add(&mut self, job: Job) {
+        match job {
+            Job::Run(f) => self.runs.push(f),
+            Job::EndLease(lease, f, reply) => {
+                self.ends.push((lease, f));
+                self.end_replies.push(reply);
             }
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => return None,
+            Job::Enqueue(msg, placed, reply) => {
+                // Payloads already in files do not weigh on the transaction.
+                self.enqueue_bytes += match placed {
+                    Placed::Inline => msg.payload.len(),
+                    Placed::Spilled(_) | Placed::Segment(_) => 64,
+                };
+                self.enqueues.push((msg, placed));
+                self.enqueue_replies.push(reply);
+            }
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.ends.len() >= MAX_MERGE
+            || self.runs.len() >= MAX_MERGE
+            || self.enqueues.len() >= MAX_MERGE
+            || self.enqueue_bytes >= MAX_MERGE_BYTES
+    }
+
+    fn apply(self, inner: &Inner) {
+        if !self.ends.is_empty() {
+            let results = inner.end_lease_batch(&self.ends);
+            for (r, result) in self.end_replies.into_iter().zip(results) {
+                let _ = r.send(result);
+            }
+        }
+        for f in self.runs {
+            f(inner);
+        }
+        if !self.enqueues.is_empty() {
+            let results = inner.enqueue_batch(self.enqueues);
+            for (r, result) in self.enqueue_replies.into_iter().zip(results) {
+                let _ = r.send(result);
+            }
         }
     }
 }
