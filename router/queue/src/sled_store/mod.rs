@@ -21,6 +21,8 @@ mod tx;
 mod writer;
 
 #[cfg(test)]
+mod test_hooks;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

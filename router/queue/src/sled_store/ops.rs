@@ -93,6 +93,15 @@ impl Inner {
             /// The pointer and its segment.
             Segment(Vec<u8>, u64),
         }
+        /// What the transaction found for a candidate.
+        enum Found {
+            /// A record with this id: a duplicate or a conflict.
+            Existing(Box<Stored>),
+            /// Stored as a new message.
+            Written,
+            /// Not stored: its spill file was dropped for an id that is now free.
+            Raced,
+        }
         struct Candidate<'m> {
             index: usize,
             msg: &'m NewMessage,
@@ -120,8 +129,9 @@ impl Inner {
                 }
                 Placed::Spilled(st) => {
                     let pointer = encode_spill_pointer(st.len, st.crc);
-                    // Only this thread writes, so a record read now is what the transaction
-                    // will see; ids placed earlier in this batch are not committed yet.
+                    // Ids placed earlier in this batch are not committed yet. A record read
+                    // now can still vanish before the transaction (purge_finished and
+                    // quarantine commit off the writer); the transaction checks again.
                     let taken = placed.contains(&msg.id)
                         || self
                             .trees
@@ -169,13 +179,22 @@ impl Inner {
                 }
             }
         }
+        #[cfg(test)]
+        super::test_hooks::before_enqueue_commit(self);
         if !candidates.is_empty() {
             let outcome = self.commit_n(
                 |tx| {
                     let mut existing = Vec::with_capacity(candidates.len());
                     for c in &candidates {
                         if let Some(found) = tx.load(c.msg.id)? {
-                            existing.push(Some(found));
+                            existing.push(Found::Existing(Box::new(found)));
+                            continue;
+                        }
+                        if let Body::Spilled(_, false) = c.body {
+                            // The id was taken when its file was dropped above and is free
+                            // now: a purge or a quarantine committed off the writer in
+                            // between. A pointer written now would point at no file.
+                            existing.push(Found::Raced);
                             continue;
                         }
                         match &c.body {
@@ -186,7 +205,7 @@ impl Inner {
                             }
                         }
                         tx.write(None, Some(&c.fresh))?;
-                        existing.push(None);
+                        existing.push(Found::Written);
                     }
                     Ok(existing)
                 },
@@ -195,13 +214,17 @@ impl Inner {
             match outcome {
                 Ok((existing, ticket)) => {
                     for (c, found) in candidates.iter().zip(existing) {
-                        results[c.index] = Some(Ok(match found {
-                            Some(e) => self.dedup(e, c.msg, self.flusher.current()),
-                            None => Enqueued::Accepted {
+                        results[c.index] = Some(match found {
+                            Found::Existing(e) => Ok(self.dedup(*e, c.msg, self.flusher.current())),
+                            Found::Written => Ok(Enqueued::Accepted {
                                 record: c.fresh.rec.clone(),
                                 ticket,
-                            },
-                        }));
+                            }),
+                            Found::Raced => Err(StoreError::Storage(format!(
+                                "message {} changed while it was being stored; nothing was written, retry",
+                                c.msg.id
+                            ))),
+                        });
                     }
                 }
                 Err(e) => {

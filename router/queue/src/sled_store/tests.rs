@@ -399,6 +399,52 @@ async fn purge_finished_removes_payloads_first_and_records_later() {
 }
 
 #[tokio::test]
+async fn a_record_purged_while_its_id_is_resubmitted_is_not_replaced_by_a_pointer_to_no_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = open(&dir);
+    // Above the spill threshold: the resubmission's payload is staged as a file, which the
+    // writer drops because the id is still taken when it checks.
+    let big = "x".repeat(100 * 1024);
+    let id = accept(&store, msg(1, "a", &big)).await.id;
+    let l = store.lease("a", Timestamp(2_000), LEASE, 1).await;
+    let token = l.ok().and_then(|l| l.first().map(|l| l.lease.clone()));
+    let token = token.unwrap_or_else(|| panic!("nothing leased"));
+    let done = Completion::Delivered {
+        detail: String::new(),
+    };
+    assert!(
+        store
+            .complete(&token, done, Timestamp(10_000))
+            .await
+            .is_ok()
+    );
+    let (p, r) = (Duration::from_secs(1), Duration::from_secs(5));
+    let purged = store.purge_finished(Timestamp(11_000), p, r).await.ok();
+    assert_eq!(purged.map(|p| (p.payloads, p.records)), Some((1, 0)));
+    // Between that check and the transaction, the record's retention ends and the periodic
+    // purge removes it.
+    super::test_hooks::on_next_enqueue_commit(
+        &store.inner,
+        Box::new(move |inner| {
+            let purged = inner.purge_finished(Timestamp(15_000), p, r).ok();
+            assert_eq!(purged.map(|p| (p.payloads, p.records)), Some((0, 1)));
+        }),
+    );
+    let answer = store.enqueue(msg(1, "a", &big)).await;
+    assert!(
+        matches!(&answer, Err(StoreError::Storage(m)) if m.ends_with("nothing was written, retry")),
+        "{answer:?}"
+    );
+    assert_eq!(store.get(id).await.ok().flatten(), None);
+    consistent(&store).await;
+    // The client's retry is accepted, with its payload.
+    accept(&store, msg(1, "a", &big)).await;
+    let payload = store.payload(id).await.ok().flatten();
+    assert_eq!(payload.map(|b| b.len()), Some(big.len()));
+    consistent(&store).await;
+}
+
+#[tokio::test]
 async fn leases_of_the_previous_process_return_to_queued_at_open() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let id = {

@@ -3,9 +3,11 @@
 //! sled 0.34 runs every transaction under one process-wide lock, so writes from many threads
 //! only queue on that lock (and, via `spawn_blocking`, grew the blocking pool to hundreds of
 //! threads). One thread applies them instead, in rounds: whatever is waiting when a round
-//! starts is merged, all enqueues into one transaction, all lease endings (complete, retry,
-//! kill, release) into another. Each operation still gets its own answer, exactly as if it
-//! had run alone in some serial order. Reads do not come here.
+//! starts is applied as all lease endings (complete, retry, kill, release) in one
+//! transaction, then the other operations one by one in arrival order, then all enqueues in
+//! one transaction. Each operation still gets its own answer, exactly as if it had run alone
+//! in that serial order. Reads do not come here, nor do the commits of `purge_finished` and
+//! of quarantine (see docs/queue.md §14).
 
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
@@ -17,8 +19,8 @@ use super::Inner;
 use super::ops::{EndFn, Placed};
 use crate::api::{Enqueued, LeaseToken, MessageRecord, NewMessage, StoreError};
 
-/// Operations merged into one transaction at most (bounds a transaction's size and the wait
-/// of the first operation in it).
+/// Operations of one kind in a round at most (bounds a transaction's size, and how long a
+/// round keeps its first operation waiting).
 const MAX_MERGE: usize = 256;
 
 /// Payload bytes merged into one transaction at most: large messages are copied several times
@@ -102,8 +104,8 @@ fn run(inner: &Inner, rx: &Receiver<Job>) {
 /// The jobs of one round, by kind. Every job of a round was submitted before any of them was
 /// answered, so they are concurrent and any order is a valid serial order. The round applies
 /// lease endings first (they free capacity and finish deliveries), then the other jobs in
-/// arrival order, then the enqueues: delivery is not starved by a stream of enqueues, and
-/// interleaved arrivals still merge into one transaction per kind.
+/// arrival order, then the enqueues: deliveries no longer wait behind a stream of enqueues,
+/// and interleaved arrivals still merge into one transaction per kind.
 #[derive(Default)]
 struct Round {
     ends: Vec<(LeaseToken, EndFn)>,
