@@ -103,6 +103,56 @@ pub(crate) struct Inner {
 #[derive(Clone, Debug, Default)]
 pub struct TrustStore {
     pub(crate) inner: Arc<Inner>,
+    /// Chains already verified against exactly these anchors; replaced by every change.
+    pub(crate) chains: Arc<ChainCache>,
+}
+
+/// End-entity certificates whose path to a configured CA was built and verified, by SHA-256 of
+/// their DER. Path building and the check of the CA's signature cost more than the message's
+/// own signature check, and a portal sends the same certificate with every message. An entry
+/// keeps the period in which every certificate of its path is valid, so time is checked as
+/// path building would; the trust anchor's own validity is not checked, as in rustls-webpki.
+/// The cache belongs to one set of anchors: every change of the store starts a new one.
+#[derive(Debug, Default)]
+pub(crate) struct ChainCache {
+    entries: std::sync::Mutex<HashMap<[u8; 32], VerifiedChain>>,
+}
+
+/// What a verified path establishes about its end-entity certificate.
+#[derive(Clone, Debug)]
+pub(crate) struct VerifiedChain {
+    pub(crate) key: PublicKey,
+    pub(crate) subject: String,
+    pub(crate) label: String,
+    /// Latest `notBefore` and earliest `notAfter` of the end entity and intermediates.
+    pub(crate) not_before: i64,
+    pub(crate) not_after: i64,
+}
+
+/// Entries at most; a full cache starts over (a few thousand signing certificates is far more
+/// than the portals of one router use).
+const CHAIN_CACHE_MAX: usize = 4096;
+
+impl ChainCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], VerifiedChain>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The verified chain of this certificate if it is valid at `now` (Unix seconds).
+    pub(crate) fn valid_at(&self, fingerprint: &[u8; 32], now: i64) -> Option<VerifiedChain> {
+        self.entries()
+            .get(fingerprint)
+            .filter(|v| v.not_before <= now && now <= v.not_after)
+            .cloned()
+    }
+
+    pub(crate) fn insert(&self, fingerprint: [u8; 32], chain: VerifiedChain) {
+        let mut entries = self.entries();
+        if entries.len() >= CHAIN_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(fingerprint, chain);
+    }
 }
 
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
@@ -155,6 +205,7 @@ impl TrustStore {
         })?;
         let key = facts.key.map_err(|p| key_error(p, label))?;
         let fingerprint = sha256(der.as_ref());
+        self.chains = Arc::default();
         let inner = Arc::make_mut(&mut self.inner);
         inner.cert_index.insert(fingerprint, inner.certs.len());
         inner.certs.push(PinnedCert {
@@ -181,6 +232,7 @@ impl TrustStore {
                 label: label.to_owned(),
             })?
             .to_owned();
+        self.chains = Arc::default();
         let inner = Arc::make_mut(&mut self.inner);
         inner.anchors.push(anchor.clone());
         inner.cas.push(CaCert {
@@ -198,6 +250,7 @@ impl TrustStore {
         label: &str,
     ) -> Result<(), TrustError> {
         let key = PublicKey::from_spki_der(spki_der).map_err(|p| key_error(p, label))?;
+        self.chains = Arc::default();
         let inner = Arc::make_mut(&mut self.inner);
         inner.keys.push(PinnedKey {
             spki: spki_der.to_vec(),

@@ -12,7 +12,7 @@ use crate::algorithms::{SignatureAlgorithm, uri};
 use crate::c14n::{Method, Sink, write_canonical};
 use crate::keys::PublicKey;
 use crate::signature::{ParsedReference, ParsedSignature, parse_signature};
-use crate::trust::{TrustStore, cert_facts, sha256};
+use crate::trust::{TrustStore, VerifiedChain, cert_facts, sha256};
 
 /// Settings of one verification.
 #[non_exhaustive]
@@ -418,6 +418,18 @@ fn check_signer(
             reason: "certificate is not pinned and no CA is configured".to_owned(),
         });
     }
+    for der in &parsed.certificates {
+        let fingerprint = sha256(der);
+        if let Some(chain) = trust.chains.valid_at(&fingerprint, now) {
+            chain.key.verify(algorithm, signed_info, &parsed.value)?;
+            return Ok(signer(
+                Some(CertificateDer::from(der.to_vec())),
+                fingerprint,
+                chain.subject,
+                TrustAnchor::Ca { label: chain.label },
+            ));
+        }
+    }
     let all: Vec<CertificateDer<'_>> = parsed
         .certificates
         .iter()
@@ -461,10 +473,29 @@ fn check_signer(
                     })?;
                 let key: PublicKey = facts.key.map_err(|p| p.into_verify_error())?;
                 key.verify(algorithm, signed_info, &parsed.value)?;
+                let fingerprint = sha256(der.as_ref());
+                // Cached only when the validity of every certificate on the path is known.
+                let validity = path.intermediate_certificates().try_fold(
+                    (facts.not_before, facts.not_after),
+                    |(nb, na), c| {
+                        cert_facts(c.der().as_ref())
+                            .map(|f| (nb.max(f.not_before), na.min(f.not_after)))
+                    },
+                );
+                if let Some((not_before, not_after)) = validity {
+                    let chain = VerifiedChain {
+                        key,
+                        subject: facts.subject.clone(),
+                        label: label.clone(),
+                        not_before,
+                        not_after,
+                    };
+                    trust.chains.insert(fingerprint, chain);
+                }
                 let owned = CertificateDer::from(der.as_ref().to_vec());
                 return Ok(signer(
                     Some(owned),
-                    sha256(der.as_ref()),
+                    fingerprint,
                     facts.subject,
                     TrustAnchor::Ca { label },
                 ));

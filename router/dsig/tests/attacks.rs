@@ -604,6 +604,125 @@ fn rejects_expired_and_not_yet_valid_signers() {
     );
 }
 
+/// The verified-chain cache (a CA path is built once per signing certificate) must not
+/// change any verdict: time, the signature and the store's own anchors are checked every time.
+#[test]
+fn a_cached_chain_is_never_used_outside_its_validity() {
+    let xml = signed("p256");
+    let store = ca_store();
+    assert_eq!(check_with(&xml, &store, &opts()), Ok(()));
+    let e = check_with(&xml, &store, &opts_at(2_208_988_800)).expect_err("expired");
+    assert!(matches!(e, VerifyError::CertificateExpired { .. }), "{e:?}");
+    let e = check_with(&xml, &store, &opts_at(1_577_836_800)).expect_err("early");
+    assert!(
+        matches!(e, VerifyError::CertificateNotYetValid { .. }),
+        "{e:?}"
+    );
+    assert_eq!(check_with(&xml, &store, &opts()), Ok(()));
+}
+
+#[test]
+fn a_cached_chain_still_needs_a_matching_signature() {
+    let xml = signed("rsa2048");
+    let store = ca_store();
+    assert_eq!(check_with(&xml, &store, &opts()), Ok(()));
+    // Same certificate, another message's signature value.
+    let other = signed_with(
+        "rsa2048",
+        ReferenceTarget::WholeDocument,
+        &MESSAGE.replace("<", "\n<"),
+    );
+    let value = between(&other, "<ds:SignatureValue>", "</ds:SignatureValue>");
+    let own = between(&xml, "<ds:SignatureValue>", "</ds:SignatureValue>");
+    assert_ne!(value, own);
+    let forged = xml.replace(own, value);
+    assert_eq!(
+        check_with(&forged, &store, &opts()),
+        Err(VerifyError::SignatureMismatch)
+    );
+}
+
+/// A path through an intermediate that expires before the signer's certificate: once the
+/// intermediate has expired the signer is untrusted, cached or not.
+#[test]
+fn a_cached_chain_ends_when_its_intermediate_expires() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+        date_time_ymd,
+    };
+    let params = |cn: &str, ca: bool, until: i32| {
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, cn);
+        p.distinguished_name = dn;
+        p.is_ca = if ca {
+            IsCa::Ca(BasicConstraints::Unconstrained)
+        } else {
+            IsCa::ExplicitNoCa
+        };
+        p.not_before = date_time_ymd(2025, 1, 1);
+        p.not_after = date_time_ymd(until, 1, 1);
+        p
+    };
+    let root_key = KeyPair::generate().expect("key");
+    let root_params = params("root", true, 2040);
+    let root = root_params.self_signed(&root_key).expect("root");
+    let mid_key = KeyPair::generate().expect("key");
+    let mid = params("intermediate", true, 2028)
+        .signed_by(&mid_key, &Issuer::new(root_params, &root_key))
+        .expect("intermediate");
+    let ee_key = KeyPair::generate().expect("key");
+    let ee = params("signer", false, 2035)
+        .signed_by(
+            &ee_key,
+            &Issuer::new(params("intermediate", true, 2028), &mid_key),
+        )
+        .expect("signer");
+    let signing =
+        xoev_dsig::SigningKey::from_pkcs8_der(&ee_key.serialize_der()).expect("signing key");
+    let out = sign(
+        MESSAGE.as_bytes(),
+        &signing,
+        Some(&ee.der().clone()),
+        &SignOptions::default(),
+    )
+    .expect("sign");
+    // The intermediate travels in KeyInfo after the signer's certificate.
+    use base64::Engine as _;
+    let mid_b64 = base64::engine::general_purpose::STANDARD.encode(mid.der());
+    let xml = String::from_utf8(out).expect("utf8").replace(
+        "</ds:X509Certificate>",
+        &format!("</ds:X509Certificate><ds:X509Certificate>{mid_b64}</ds:X509Certificate>"),
+    );
+    let mut store = xoev_dsig::TrustStore::new();
+    store
+        .add_ca_certificate(root.der().clone(), "root")
+        .expect("root ca");
+    assert_eq!(check_with(&xml, &store, &opts()), Ok(()));
+    let in_2030 = opts_at(1_893_456_000);
+    assert!(check_with(&xml, &store, &in_2030).is_err());
+    assert_eq!(check_with(&xml, &store, &opts()), Ok(()));
+}
+
+#[test]
+fn a_chain_cached_by_a_changed_copy_of_a_store_is_not_trusted_by_the_original() {
+    let mut original = xoev_dsig::TrustStore::new();
+    original
+        .add_ca_certificate(cert("other-ca"), "other")
+        .expect("other ca");
+    let mut extended = original.clone();
+    extended
+        .add_ca_certificate(cert("ca"), "test-ca")
+        .expect("ca");
+    let xml = signed("p256");
+    assert_eq!(check_with(&xml, &extended, &opts()), Ok(()));
+    let e = check_with(&xml, &original, &opts()).expect_err("only the copy trusts the test CA");
+    assert!(
+        matches!(e, VerifyError::UntrustedCertificate { .. }),
+        "{e:?}"
+    );
+}
+
 #[test]
 fn rejects_weak_rsa_signer_certificate_from_a_trusted_ca() {
     use base64::Engine as _;
