@@ -291,11 +291,17 @@ impl Segments {
     ) {
         // The lock is never held across `is_live` (a sled read): a transaction holding sled's
         // lock may be waiting for this one in `reader`.
+        // A candidate still waiting for its ticket has nothing to decide yet: skipped without
+        // a sled read (the writer sweeps after every commit).
         let ready: Vec<(u64, Option<u64>)> = {
             let st = self.shared.state();
             st.candidates
                 .iter()
-                .filter(|(seg, _)| st.active != Some(**seg) && !st.inflight.contains_key(*seg))
+                .filter(|(seg, t)| {
+                    st.active != Some(**seg)
+                        && !st.inflight.contains_key(*seg)
+                        && !t.is_some_and(|t| t > durable)
+                })
                 .map(|(seg, t)| (*seg, *t))
                 .collect()
         };
@@ -309,7 +315,7 @@ impl Segments {
                     let t = take_ticket();
                     self.shared.state().candidates.insert(seg, Some(t));
                 }
-                Some(t) if t <= durable => {
+                Some(_) => {
                     {
                         let mut st = self.shared.state();
                         st.candidates.remove(&seg);
@@ -322,7 +328,6 @@ impl Segments {
                         tracing::warn!(segment = seg, error = %e, "cannot remove an unused payload segment; it is removed at the next open");
                     }
                 }
-                Some(_) => {}
             }
         }
     }
