@@ -429,7 +429,6 @@ fn hex(bytes: &[u8]) -> String {
 
 impl MessageStore for SledStore {
     async fn enqueue(&self, msg: NewMessage) -> Result<Enqueued, StoreError> {
-        self.inner.ensure_open()?;
         match self.inner.precheck(&msg) {
             Ok(()) => {}
             Err((refused, true)) => {

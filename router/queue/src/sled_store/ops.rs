@@ -254,8 +254,8 @@ impl Inner {
     /// limit refused; `answer_refusal`, off the async workers, turns it into the final answer.
     /// `Err((e, false))`: the final answer. The writer checks everything again in its order.
     pub(crate) fn precheck(&self, msg: &NewMessage) -> Result<(), (StoreError, bool)> {
-        self.check_destination(msg).map_err(|e| (e, false))?;
         self.ensure_open().map_err(|e| (e, false))?;
+        self.check_destination(msg).map_err(|e| (e, false))?;
         let limits = self
             .limits
             .read()
