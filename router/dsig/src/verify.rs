@@ -367,11 +367,14 @@ fn check_signer(
         });
     }
 
+    // SHA-256 of each KeyInfo certificate: the key of pinned certificates and of verified
+    // chains.
+    let fingerprints: Vec<[u8; 32]> = parsed.certificates.iter().map(|d| sha256(d)).collect();
     // 1. A pinned certificate, byte for byte.
-    for der in &parsed.certificates {
+    for fingerprint in &fingerprints {
         if let Some(c) = inner
             .cert_index
-            .get(&sha256(der))
+            .get(fingerprint)
             .and_then(|i| inner.certs.get(*i))
         {
             if now < c.not_before {
@@ -395,8 +398,12 @@ fn check_signer(
             ));
         }
     }
-    // 2. A certificate carrying a pinned public key.
-    for der in &parsed.certificates {
+    // 2. A certificate carrying a pinned public key (parsed only if keys are pinned).
+    for der in parsed
+        .certificates
+        .iter()
+        .filter(|_| !inner.keys.is_empty())
+    {
         let Some(facts) = cert_facts(der) else {
             continue;
         };
@@ -418,13 +425,12 @@ fn check_signer(
             reason: "certificate is not pinned and no CA is configured".to_owned(),
         });
     }
-    for der in &parsed.certificates {
-        let fingerprint = sha256(der);
-        if let Some(chain) = trust.chains.valid_at(&fingerprint, now) {
+    for (der, fingerprint) in parsed.certificates.iter().zip(&fingerprints) {
+        if let Some(chain) = trust.chains.valid_at(fingerprint, now) {
             chain.key.verify(algorithm, signed_info, &parsed.value)?;
             return Ok(signer(
                 Some(CertificateDer::from(der.to_vec())),
-                fingerprint,
+                *fingerprint,
                 chain.subject,
                 TrustAnchor::Ca { label: chain.label },
             ));
@@ -473,7 +479,7 @@ fn check_signer(
                     })?;
                 let key: PublicKey = facts.key.map_err(|p| p.into_verify_error())?;
                 key.verify(algorithm, signed_info, &parsed.value)?;
-                let fingerprint = sha256(der.as_ref());
+                let fingerprint = fingerprints.get(i).copied().unwrap_or_else(|| sha256(der));
                 // Cached only when the validity of every certificate on the path is known.
                 let validity = path.intermediate_certificates().try_fold(
                     (facts.not_before, facts.not_after),
