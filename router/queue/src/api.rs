@@ -441,6 +441,9 @@ pub struct StoreStats {
     pub flushed_writes_total: u64,
     /// Records that failed their checksum or version check and were moved aside.
     pub corrupt_records_total: u64,
+    /// Store transactions committed. Each costs a write of its own to the engine's log, so
+    /// `transactions_total` per message shows how well the writer merges (docs/queue.md §14).
+    pub transactions_total: u64,
     /// Bytes used by the store on disk (approximate).
     pub disk_bytes: u64,
     /// Free space of the file system holding the store.

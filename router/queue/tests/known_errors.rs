@@ -133,6 +133,27 @@ async fn flipped_record_byte_is_quarantined_counted_and_reads_as_absent() {
 }
 
 #[tokio::test]
+async fn a_lease_that_meets_a_quarantined_first_candidate_still_gets_as_many_as_it_asked_for() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    seed(dir.path(), 3).await;
+    tamper(dir.path(), "records", Uuid::from_u128(1).as_bytes(), |v| {
+        flip_last(v)
+    });
+    let store = SledStore::open(config(dir.path(), Arc::default()))
+        .unwrap_or_else(|e| panic!("open must succeed with a corrupt record: {e}"));
+    // The two entries read first include the dangling one of message 1; the lease goes on
+    // reading instead of answering with one message.
+    let leased = store
+        .lease("a", Timestamp(2_000), Duration::from_secs(30), 2)
+        .await
+        .unwrap_or_default();
+    let ids: Vec<u128> = leased.iter().map(|l| l.record.id.as_u128()).collect();
+    assert_eq!(ids, vec![2, 3]);
+    let report = store.check_consistency().unwrap_or_default();
+    assert_eq!(report.problems, Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn unknown_record_version_is_quarantined_like_a_bad_checksum() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     seed(dir.path(), 1).await;

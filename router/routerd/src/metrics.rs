@@ -31,6 +31,7 @@ pub struct Metrics {
     pub queue_flush_duration: Histogram,
     pub queue_flushed_writes: IntCounter,
     pub queue_corrupt_records: IntCounter,
+    pub queue_transactions: IntCounter,
     pub queue_depth: IntGaugeVec,
     pub queue_pending_bytes: IntGaugeVec,
     pub queue_free_disk_bytes: IntGauge,
@@ -144,6 +145,11 @@ impl Metrics {
                 &r,
                 "xoev_router_queue_corrupt_records_total",
                 "Records that failed their checksum or version check and were moved aside.",
+            ),
+            queue_transactions: counter(
+                &r,
+                "xoev_router_queue_transactions_total",
+                "Store transactions committed; each is a write of its own to the store's log (÷ messages = how well the writer merges).",
             ),
             queue_depth: gauge_vec(
                 &r,

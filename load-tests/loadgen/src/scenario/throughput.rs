@@ -198,12 +198,13 @@ pub(super) async fn throughput(
             .join(", ")
     );
     eprintln!(
-        "{name}: router stages: dsig {:.0} µs, schema {:.0} µs per message; {:.0} flushes of {:.1} writes, {:.2} ms each; request {:.2} ms; delivery attempt {:.2} ms",
+        "{name}: router stages: dsig {:.0} µs, schema {:.0} µs per message; {:.0} flushes of {:.1} writes, {:.2} ms each; {:.2} transactions per message; request {:.2} ms; delivery attempt {:.2} ms",
         t.stages.dsig_mean_us,
         t.stages.schema_mean_us,
         t.stages.flushes,
         t.stages.writes_per_flush,
         t.stages.flush_mean_ms,
+        t.stages.transactions_per_message,
         t.stages.ingress_mean_ms,
         t.stages.delivery_attempt_mean_ms
     );

@@ -74,6 +74,10 @@ pub struct Stages {
     pub ingress_mean_ms: f64,
     /// Mean delivery attempt, ms.
     pub delivery_attempt_mean_ms: f64,
+    /// Store transactions per accepted message (enqueue, lease and completion merged by the
+    /// queue's writer; 3 without any merging).
+    #[serde(default)]
+    pub transactions_per_message: f64,
 }
 
 impl Stages {
@@ -101,6 +105,21 @@ impl Stages {
             schema_mean_us: mean("xoev_router_schema_validation_duration_seconds", 1e6),
             ingress_mean_ms: mean("xoev_router_ingress_request_duration_seconds", 1e3),
             delivery_attempt_mean_ms: mean("xoev_router_delivery_attempt_duration_seconds", 1e3),
+            transactions_per_message: {
+                let accepted = text
+                    .lines()
+                    .filter(|l| {
+                        l.starts_with("xoev_router_ingress_requests_total{")
+                            && l.contains("outcome=\"accepted\"")
+                    })
+                    .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+                    .sum::<f64>();
+                if accepted > 0.0 {
+                    m("xoev_router_queue_transactions_total") / accepted
+                } else {
+                    0.0
+                }
+            },
         }
     }
 }
@@ -120,7 +139,10 @@ mod tests {
             xoev_router_ingress_request_duration_seconds_sum{outcome=\"accepted\"} 30\n\
             xoev_router_ingress_request_duration_seconds_sum{outcome=\"rejected\"} 10\n\
             xoev_router_ingress_request_duration_seconds_count{outcome=\"accepted\"} 1500\n\
-            xoev_router_ingress_request_duration_seconds_count{outcome=\"rejected\"} 500\n";
+            xoev_router_ingress_request_duration_seconds_count{outcome=\"rejected\"} 500\n\
+            xoev_router_ingress_requests_total{outcome=\"accepted\",problem=\"\"} 1500\n\
+            xoev_router_ingress_requests_total{outcome=\"rejected\",problem=\"malformed-xml\"} 500\n\
+            xoev_router_queue_transactions_total 750\n";
         let s = Stages::from_metrics(text);
         assert_eq!(s.flushes, 100.0);
         assert!((s.flush_mean_ms - 5.0).abs() < 1e-9);
@@ -128,6 +150,7 @@ mod tests {
         assert!((s.dsig_mean_us - 100.0).abs() < 1e-9);
         assert!((s.ingress_mean_ms - 20.0).abs() < 1e-9);
         assert_eq!(s.schema_mean_us, 0.0);
+        assert!((s.transactions_per_message - 0.5).abs() < 1e-9);
     }
 
     #[test]

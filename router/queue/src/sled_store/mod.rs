@@ -45,6 +45,7 @@ use disk_space::DiskSpace;
 use flusher::Flusher;
 use ops::EndFn;
 use ops::Placed;
+use scans::LeaseRequest;
 use tokio::sync::oneshot;
 use transitions::Bounds;
 use tx::{Committed, Corruption, Trees, TxResult, storage};
@@ -103,6 +104,8 @@ pub(crate) struct Inner {
     limits: RwLock<Limits>,
     observer: Arc<dyn QueueObserver>,
     corrupt_total: AtomicU64,
+    /// Transactions committed (`StoreStats::transactions_total`).
+    transactions: AtomicU64,
     /// Spill files whose pointer a transaction (with this ticket) removed; see
     /// `sweep_spill_files`.
     spill_doomed: Mutex<Vec<(u64, MessageId)>>,
@@ -210,6 +213,7 @@ impl SledStore {
             limits: RwLock::new(config.limits.clone()),
             observer: Arc::clone(&config.observer),
             corrupt_total: AtomicU64::new(0),
+            transactions: AtomicU64::new(0),
             spill_doomed: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             bounds: Bounds {
@@ -395,6 +399,7 @@ impl Inner {
             spill_removals,
             segments_zeroed,
         } = self.trees.transact(&self.spill, &self.segments, f)?;
+        self.transactions.fetch_add(1, Ordering::Relaxed);
         let ticket = self.flusher.note_writes(ops as u64);
         if !spill_removals.is_empty() {
             self.doomed_spill_files()
@@ -473,9 +478,16 @@ impl MessageStore for SledStore {
         lease_for: Duration,
         max: usize,
     ) -> Result<Vec<Leased>, StoreError> {
-        let dest = destination.to_owned();
-        self.write(move |i| i.lease(&dest, now, lease_for, max))
-            .await
+        self.inner.ensure_open()?;
+        let (tx, rx) = oneshot::channel();
+        let req = LeaseRequest {
+            dest: destination.to_owned(),
+            now,
+            lease_for,
+            max,
+        };
+        self.writer.send(Job::Lease(req, tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn lease_one(
@@ -645,6 +657,7 @@ impl MessageStore for SledStore {
             flush_seconds_total: f.nanos.load(Ordering::Relaxed) as f64 / 1e9,
             flushed_writes_total: f.writes.load(Ordering::Relaxed),
             corrupt_records_total: self.inner.corrupt_total.load(Ordering::Relaxed),
+            transactions_total: self.inner.transactions.load(Ordering::Relaxed),
             disk_bytes: self.inner.trees.db.size_on_disk().unwrap_or(0),
             free_disk_bytes: self.inner.disk.free_bytes().unwrap_or(0),
         }

@@ -55,6 +55,73 @@ pub(crate) enum LeaseAttempt {
     Unreadable(String),
 }
 
+/// A new message's payload as the enqueue transaction stores it.
+enum Body {
+    Inline(Vec<u8>),
+    /// The pointer, and whether this batch moved the file into place.
+    Spilled(Vec<u8>, bool),
+    /// The pointer and its segment.
+    Segment(Vec<u8>, u64),
+}
+
+/// What the enqueue transaction found for a candidate.
+pub(crate) enum Found {
+    /// A record with this id: a duplicate or a conflict.
+    Existing(Box<Stored>),
+    /// Stored as a new message.
+    Written,
+    /// Not stored: its spill file was dropped for an id that is now free.
+    Raced,
+}
+
+struct Candidate<'m> {
+    index: usize,
+    msg: &'m NewMessage,
+    fresh: Stored,
+    body: Body,
+    size: u64,
+}
+
+/// Enqueues checked and prepared for one transaction ([`Inner::plan_enqueues`]).
+pub(crate) struct EnqueuePlan<'m> {
+    /// Answers already known (refusals), by position.
+    results: Vec<Option<Result<Enqueued, StoreError>>>,
+    candidates: Vec<Candidate<'m>>,
+}
+
+impl EnqueuePlan<'_> {
+    /// Operations the transaction carries (group-commit tickets count operations).
+    pub(crate) fn ops(&self) -> usize {
+        self.candidates.len()
+    }
+
+    /// The plan's part of a transaction: stores every candidate whose id is free.
+    pub(crate) fn in_tx(&self, tx: &Tx<'_>) -> TxResult<Vec<Found>> {
+        let mut existing = Vec::with_capacity(self.candidates.len());
+        for c in &self.candidates {
+            if let Some(found) = tx.load(c.msg.id)? {
+                existing.push(Found::Existing(Box::new(found)));
+                continue;
+            }
+            if let Body::Spilled(_, false) = c.body {
+                // The id was taken when its file was dropped before the transaction and is
+                // free now: a purge or a quarantine committed off the writer in between. A
+                // pointer written now would point at no file.
+                existing.push(Found::Raced);
+                continue;
+            }
+            match &c.body {
+                Body::Inline(sealed) => tx.put_sealed_payload(c.msg.id, sealed)?,
+                Body::Spilled(pointer, _) => tx.put_spill_pointer(c.msg.id, pointer)?,
+                Body::Segment(pointer, seg) => tx.put_segment_pointer(c.msg.id, *seg, pointer)?,
+            }
+            tx.write(None, Some(&c.fresh))?;
+            existing.push(Found::Written);
+        }
+        Ok(existing)
+    }
+}
+
 impl Inner {
     fn dedup(&self, existing: Stored, msg: &NewMessage, ticket: DurableTicket) -> Enqueued {
         if existing.rec.digest == msg.digest {
@@ -68,17 +135,13 @@ impl Inner {
             }
         }
     }
-
-    /// Enqueues several messages in one transaction (one sled commit instead of one per
-    /// message: the writer thread merges concurrent enqueues). Each message gets its own
-    /// answer, exactly as a lone enqueue would have given it; a duplicate within the batch sees
-    /// the first copy (a transaction reads its own writes). A message with a staged spill file
-    /// (docs/queue.md §15) has it renamed into place before the transaction, unless its id is
-    /// already taken: a resubmission never replaces an acknowledged payload.
-    pub(crate) fn enqueue_batch(
-        &self,
-        msgs: Vec<(NewMessage, Placed)>,
-    ) -> Vec<Result<Enqueued, StoreError>> {
+    /// Prepares enqueues for one transaction (the writer merges concurrent enqueues into one
+    /// sled commit). Each message gets its own answer, exactly as a lone enqueue would have
+    /// given it; a duplicate within the batch sees the first copy (a transaction reads its own
+    /// writes). A message with a staged spill file (docs/queue.md §15) has it renamed into
+    /// place here, before the transaction, unless its id is already taken: a resubmission
+    /// never replaces an acknowledged payload. Refusals are answered here and write nothing.
+    pub(crate) fn plan_enqueues<'m>(&self, msgs: &'m [(NewMessage, Placed)]) -> EnqueuePlan<'m> {
         let mut results: Vec<Option<Result<Enqueued, StoreError>>> =
             msgs.iter().map(|_| None).collect();
         let limits = self
@@ -86,29 +149,6 @@ impl Inner {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        enum Body {
-            Inline(Vec<u8>),
-            /// The pointer, and whether this batch moved the file into place.
-            Spilled(Vec<u8>, bool),
-            /// The pointer and its segment.
-            Segment(Vec<u8>, u64),
-        }
-        /// What the transaction found for a candidate.
-        enum Found {
-            /// A record with this id: a duplicate or a conflict.
-            Existing(Box<Stored>),
-            /// Stored as a new message.
-            Written,
-            /// Not stored: its spill file was dropped for an id that is now free.
-            Raced,
-        }
-        struct Candidate<'m> {
-            index: usize,
-            msg: &'m NewMessage,
-            fresh: Stored,
-            body: Body,
-            size: u64,
-        }
         let mut placed = std::collections::HashSet::new();
         let mut candidates = Vec::with_capacity(msgs.len());
         for (index, (msg, staged)) in msgs.iter().enumerate() {
@@ -179,67 +219,51 @@ impl Inner {
                 }
             }
         }
-        #[cfg(test)]
-        super::test_hooks::before_enqueue_commit(self);
-        if !candidates.is_empty() {
-            let outcome = self.commit_n(
-                |tx| {
-                    let mut existing = Vec::with_capacity(candidates.len());
-                    for c in &candidates {
-                        if let Some(found) = tx.load(c.msg.id)? {
-                            existing.push(Found::Existing(Box::new(found)));
-                            continue;
-                        }
-                        if let Body::Spilled(_, false) = c.body {
-                            // The id was taken when its file was dropped above and is free
-                            // now: a purge or a quarantine committed off the writer in
-                            // between. A pointer written now would point at no file.
-                            existing.push(Found::Raced);
-                            continue;
-                        }
-                        match &c.body {
-                            Body::Inline(sealed) => tx.put_sealed_payload(c.msg.id, sealed)?,
-                            Body::Spilled(pointer, _) => tx.put_spill_pointer(c.msg.id, pointer)?,
-                            Body::Segment(pointer, seg) => {
-                                tx.put_segment_pointer(c.msg.id, *seg, pointer)?
-                            }
-                        }
-                        tx.write(None, Some(&c.fresh))?;
-                        existing.push(Found::Written);
-                    }
-                    Ok(existing)
-                },
-                candidates.len(),
-            );
-            match outcome {
-                Ok((existing, ticket)) => {
-                    for (c, found) in candidates.iter().zip(existing) {
-                        results[c.index] = Some(match found {
-                            Found::Existing(e) => Ok(self.dedup(*e, c.msg, self.flusher.current())),
-                            Found::Written => Ok(Enqueued::Accepted {
-                                record: c.fresh.rec.clone(),
-                                ticket,
-                            }),
-                            Found::Raced => Err(StoreError::Storage(format!(
-                                "message {} changed while it was being stored; nothing was written, retry",
-                                c.msg.id
-                            ))),
-                        });
-                    }
-                }
-                Err(e) => {
-                    for c in &candidates {
-                        if let Body::Spilled(_, true) = c.body {
-                            // No pointer committed: the file is an orphan.
-                            self.spill.remove(c.msg.id);
-                        }
-                        results[c.index] = Some(Err(copy_error(&e)));
-                    }
+        EnqueuePlan {
+            results,
+            candidates,
+        }
+    }
+
+    /// Answers the enqueues of `plan` from the outcome of the transaction that ran
+    /// [`EnqueuePlan::in_tx`] (nothing ran if it has no candidates).
+    pub(crate) fn finish_enqueues(
+        &self,
+        plan: EnqueuePlan<'_>,
+        outcome: Result<(Vec<Found>, DurableTicket), &StoreError>,
+    ) -> Vec<Result<Enqueued, StoreError>> {
+        let EnqueuePlan {
+            mut results,
+            candidates,
+        } = plan;
+        match outcome {
+            Ok((existing, ticket)) => {
+                for (c, found) in candidates.iter().zip(existing) {
+                    results[c.index] = Some(match found {
+                        Found::Existing(e) => Ok(self.dedup(*e, c.msg, self.flusher.current())),
+                        Found::Written => Ok(Enqueued::Accepted {
+                            record: c.fresh.rec.clone(),
+                            ticket,
+                        }),
+                        Found::Raced => Err(StoreError::Storage(format!(
+                            "message {} changed while it was being stored; nothing was written, retry",
+                            c.msg.id
+                        ))),
+                    });
                 }
             }
-            for c in &candidates {
-                self.depths.unreserve(&c.msg.destination, c.size);
+            Err(e) => {
+                for c in &candidates {
+                    if let Body::Spilled(_, true) = c.body {
+                        // No pointer committed: the file is an orphan.
+                        self.spill.remove(c.msg.id);
+                    }
+                    results[c.index] = Some(Err(copy_error(e)));
+                }
             }
+        }
+        for c in &candidates {
+            self.depths.unreserve(&c.msg.destination, c.size);
         }
         results
             .into_iter()
@@ -409,34 +433,36 @@ impl Inner {
         }
     }
 
-    /// Ends several leases in one transaction (the writer thread merges concurrent
+    /// The lease-ending part of a transaction (the writer thread merges concurrent
     /// completions). Each gets the answer `end_lease` would have given it.
+    pub(crate) fn end_leases_in_tx(
+        tx: &Tx<'_>,
+        items: &[(LeaseToken, EndFn)],
+    ) -> TxResult<Vec<Result<MessageRecord, StoreError>>> {
+        let mut out = Vec::with_capacity(items.len());
+        for (lease, f) in items {
+            let id = lease.id;
+            let Some(old) = tx.load(id)? else {
+                out.push(Err(StoreError::NotFound(id)));
+                continue;
+            };
+            if old.rec.state != State::Delivering || old.lease_counter != lease.token {
+                out.push(Err(StoreError::LeaseLost(id)));
+                continue;
+            }
+            let new = f(&old);
+            tx.write(Some(&old), Some(&new))?;
+            out.push(Ok(new.rec));
+        }
+        Ok(out)
+    }
+
+    /// Ends several leases in one transaction.
     pub(crate) fn end_lease_batch(
         &self,
         items: &[(LeaseToken, EndFn)],
     ) -> Vec<Result<MessageRecord, StoreError>> {
-        let outcome = self.commit_n(
-            |tx| {
-                let mut out = Vec::with_capacity(items.len());
-                for (lease, f) in items {
-                    let id = lease.id;
-                    let Some(old) = tx.load(id)? else {
-                        out.push(Err(StoreError::NotFound(id)));
-                        continue;
-                    };
-                    if old.rec.state != State::Delivering || old.lease_counter != lease.token {
-                        out.push(Err(StoreError::LeaseLost(id)));
-                        continue;
-                    }
-                    let new = f(&old);
-                    tx.write(Some(&old), Some(&new))?;
-                    out.push(Ok(new.rec));
-                }
-                Ok(out)
-            },
-            items.len(),
-        );
-        match outcome {
+        match self.commit_n(|tx| Self::end_leases_in_tx(tx, items), items.len()) {
             Ok((out, _)) => out,
             Err(e) => items.iter().map(|_| Err(copy_error(&e))).collect(),
         }

@@ -9,14 +9,48 @@ use sled::IVec;
 
 use super::Inner;
 use super::keys;
-use super::ops::LeaseAttempt;
+use super::ops::{LeaseAttempt, copy_error};
 use super::transitions;
-use super::tx::{Index, storage};
+use super::tx::{Index, Tx, TxResult, storage};
 use crate::api::{Leased, MessageRecord, PurgeReport, State, StoreError, Timestamp};
 
 const BATCH: usize = 256;
 
 type Kv = (IVec, IVec);
+
+/// One `lease` call waiting on the writer.
+pub(crate) struct LeaseRequest {
+    pub(crate) dest: String,
+    pub(crate) now: Timestamp,
+    pub(crate) lease_for: Duration,
+    pub(crate) max: usize,
+}
+
+/// An index entry a lease may take.
+struct LeaseCandidate {
+    index: Index,
+    key: IVec,
+    id: uuid::Uuid,
+    seq: u64,
+    not_before: Option<Timestamp>,
+}
+
+/// A lease request with the candidates read for it ([`Inner::plan_leases`]).
+pub(crate) struct LeasePlan {
+    req: LeaseRequest,
+    candidates: Vec<LeaseCandidate>,
+    /// A scan stopped at its limit: more entries may be waiting.
+    more: bool,
+    /// Reading the candidates failed: the request's answer.
+    error: Option<StoreError>,
+}
+
+impl LeasePlan {
+    /// Operations the transaction carries (group-commit tickets count operations).
+    pub(crate) fn ops(&self) -> usize {
+        self.candidates.len()
+    }
+}
 
 impl Inner {
     /// Up to `limit` entries of `index` in `(from, to)`.
@@ -156,6 +190,162 @@ impl Inner {
             }
         }
         Ok(())
+    }
+
+    /// Reads the candidates of several lease requests (each for a different destination) so
+    /// that one transaction can lease them all ([`Inner::leases_in_tx`]): the writer merges
+    /// the leases of a round, as it merges enqueues, instead of one sled transaction per
+    /// destination's worker. Each request reads what `lease` would read first: due retries,
+    /// then first attempts, as many as it asks for.
+    pub(crate) fn plan_leases(&self, requests: Vec<LeaseRequest>) -> Vec<LeasePlan> {
+        requests
+            .into_iter()
+            .map(|req| {
+                let mut plan = LeasePlan {
+                    req,
+                    candidates: Vec::new(),
+                    more: false,
+                    error: None,
+                };
+                if let Err(e) = self.plan_lease(&mut plan) {
+                    plan.candidates.clear();
+                    plan.error = Some(e);
+                }
+                plan
+            })
+            .collect()
+    }
+
+    fn plan_lease(&self, plan: &mut LeasePlan) -> Result<(), StoreError> {
+        let LeaseRequest { dest, now, max, .. } = &plan.req;
+        let ranges = [
+            (
+                Index::Scheduled,
+                keys::dest_time_seq(dest, 0, 0),
+                keys::dest_time_seq(dest, now.0, u64::MAX),
+            ),
+            (
+                Index::Ready,
+                keys::dest_seq(dest, 0),
+                keys::dest_seq(dest, u64::MAX),
+            ),
+        ];
+        for (index, lo, hi) in ranges {
+            let limit = max.saturating_sub(plan.candidates.len()).min(BATCH);
+            if limit == 0 {
+                break;
+            }
+            let batch = self.scan(index, Bound::Included(lo), Bound::Included(hi), limit)?;
+            // Entries beyond these may remain: if some candidate turns out stale, the request
+            // continues on its own after the merged transaction.
+            plan.more |= batch.len() == limit;
+            for (key, value) in batch {
+                let (Some(id), Some(seq)) = (keys::value_id(&value), keys::trailing_seq(&key))
+                else {
+                    self.quarantine_index_entry(index, &key, &value, "index entry does not parse")?;
+                    continue;
+                };
+                let not_before = match index {
+                    Index::Scheduled => keys::split_dest(&key)
+                        .and_then(|(_, rest)| keys::u64_at(rest, 0))
+                        .map(Timestamp),
+                    _ => None,
+                };
+                plan.candidates.push(LeaseCandidate {
+                    index,
+                    key,
+                    id,
+                    seq,
+                    not_before,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The leasing part of a transaction: leases every candidate of every plan that is still
+    /// queued, exactly as `lease` does for one request.
+    pub(crate) fn leases_in_tx(
+        &self,
+        tx: &Tx<'_>,
+        plans: &[LeasePlan],
+    ) -> TxResult<Vec<Vec<LeaseAttempt>>> {
+        let mut out = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let LeaseRequest {
+                dest,
+                now,
+                lease_for,
+                ..
+            } = &plan.req;
+            let mut leased = Vec::with_capacity(plan.candidates.len());
+            for c in &plan.candidates {
+                let Some(old) = tx.load(c.id)? else {
+                    tx.drop_dangling(c.index, &c.key, dest, c.seq)?;
+                    continue;
+                };
+                // Stale candidate: another transaction moved it after we read the index.
+                if old.rec.state != State::Queued
+                    || old.rec.not_before != c.not_before
+                    || old.rec.destination != *dest
+                {
+                    continue;
+                }
+                leased.push(self.lease_in_tx(tx, &old, &old, *now, *lease_for)?);
+            }
+            out.push(leased);
+        }
+        Ok(out)
+    }
+
+    /// Answers the lease requests of `plans` from the outcome of the transaction that ran
+    /// [`Inner::leases_in_tx`]. A request that got fewer messages than it asked for while
+    /// more entries may remain (a candidate was stale or unreadable) continues with `lease`.
+    pub(crate) fn finish_leases(
+        &self,
+        plans: Vec<LeasePlan>,
+        outcome: Result<Vec<Vec<LeaseAttempt>>, &StoreError>,
+    ) -> Vec<Result<Vec<Leased>, StoreError>> {
+        let mut attempts = match outcome {
+            Ok(a) => a.into_iter(),
+            Err(e) => return plans.iter().map(|_| Err(copy_error(e))).collect(),
+        };
+        plans
+            .into_iter()
+            .map(|plan| {
+                if let Some(e) = plan.error {
+                    return Err(e);
+                }
+                let mut out = Vec::new();
+                for attempt in attempts.next().unwrap_or_default() {
+                    match attempt {
+                        LeaseAttempt::Leased(l) => out.push(*l),
+                        LeaseAttempt::Unreadable(why) => {
+                            tracing::error!(message = "A payload could not be read; its message stays queued.", error = %why);
+                        }
+                        LeaseAttempt::PayloadLost => {}
+                    }
+                }
+                let LeaseRequest {
+                    dest,
+                    now,
+                    lease_for,
+                    max,
+                } = plan.req;
+                if plan.more && out.len() < max {
+                    match self.lease(&dest, now, lease_for, max - out.len()) {
+                        Ok(rest) => out.extend(rest),
+                        // What is leased already is handed out; the rest waits for the next
+                        // lease.
+                        Err(e) if !out.is_empty() => {
+                            tracing::error!(destination = %dest, error = %e, "lease failed");
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(out)
+            })
+            .collect()
     }
 
     /// Returns leases that expired at or before `now` to Queued (invariant 9).

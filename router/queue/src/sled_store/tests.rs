@@ -639,6 +639,63 @@ async fn a_round_gives_a_lease_back_before_a_takeover_that_arrived_earlier() {
 }
 
 #[tokio::test]
+async fn leases_and_enqueues_waiting_together_share_one_transaction_and_keep_their_answers() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = open(&dir);
+    for (n, dest) in [(1, "a"), (2, "a"), (3, "a"), (4, "b"), (5, "b"), (6, "c")] {
+        accept(&store, msg(n, dest, "x")).await;
+    }
+    let before = store.stats().transactions_total;
+    // Hold the writer, so that everything below waits together and forms one round.
+    let (hold, held) = std::sync::mpsc::channel::<()>();
+    let blocker = {
+        let s = store.clone();
+        tokio::spawn(async move {
+            s.write(move |_| {
+                let _ = held.recv();
+                Ok(())
+            })
+            .await
+        })
+    };
+    let pause = || tokio::time::sleep(Duration::from_millis(50));
+    pause().await;
+    let lease = |dest: &'static str, max: usize| {
+        let s = store.clone();
+        tokio::spawn(async move { s.lease(dest, Timestamp(2_000), LEASE, max).await })
+    };
+    let a = lease("a", 2);
+    pause().await;
+    let b = lease("b", 5);
+    pause().await;
+    let c = lease("c", 1);
+    pause().await;
+    // A second lease for a destination of the round runs on its own, after the first.
+    let a_again = lease("a", 5);
+    pause().await;
+    let d = {
+        let s = store.clone();
+        tokio::spawn(async move { s.enqueue(msg(7, "d", "y")).await })
+    };
+    pause().await;
+    assert!(hold.send(()).is_ok());
+    assert!(matches!(blocker.await, Ok(Ok(()))));
+    let got = |r: Result<Result<Vec<Leased>, StoreError>, tokio::task::JoinError>| match r {
+        Ok(Ok(l)) => ids(&l),
+        other => panic!("lease failed: {other:?}"),
+    };
+    // Each got what it would have got alone, in acceptance order.
+    assert_eq!(got(a.await), vec![1, 2]);
+    assert_eq!(got(b.await), vec![4, 5]);
+    assert_eq!(got(c.await), vec![6]);
+    assert_eq!(got(a_again.await), vec![3]);
+    assert!(matches!(d.await, Ok(Ok(Enqueued::Accepted { .. }))));
+    // Three leases and an enqueue in one transaction, the second lease of `a` in another.
+    assert_eq!(store.stats().transactions_total - before, 2);
+    consistent(&store).await;
+}
+
+#[tokio::test]
 async fn lease_one_takes_over_an_expired_lease_and_counts_both_attempts() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store = open(&dir);

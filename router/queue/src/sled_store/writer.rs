@@ -4,9 +4,9 @@
 //! only queue on that lock (and, via `spawn_blocking`, grew the blocking pool to hundreds of
 //! threads). One thread applies them instead, in rounds: whatever is waiting when a round
 //! starts is applied as all lease endings (complete, retry, kill, release) in one
-//! transaction, then the other operations one by one in arrival order, then all enqueues in
-//! one transaction. Each operation still gets its own answer, exactly as if it had run alone
-//! in that serial order. Reads do not come here, nor do the commits of `purge_finished` and
+//! transaction, then the other operations one by one in arrival order, then all leases and
+//! all enqueues together in one transaction. Each operation still gets its own answer,
+//! exactly as if it had run alone in that serial order. Reads do not come here, nor do the commits of `purge_finished` and
 //! of quarantine (see docs/queue.md §14).
 
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -15,9 +15,12 @@ use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
+use std::collections::HashSet;
+
 use super::Inner;
 use super::ops::{EndFn, Placed};
-use crate::api::{Enqueued, LeaseToken, MessageRecord, NewMessage, StoreError};
+use super::scans::LeaseRequest;
+use crate::api::{Enqueued, LeaseToken, Leased, MessageRecord, NewMessage, StoreError};
 
 /// Operations of one kind in a round at most (bounds a transaction's size, and how long a
 /// round keeps its first operation waiting).
@@ -37,6 +40,10 @@ pub(crate) enum Job {
         LeaseToken,
         EndFn,
         oneshot::Sender<Result<MessageRecord, StoreError>>,
+    ),
+    Lease(
+        LeaseRequest,
+        oneshot::Sender<Result<Vec<Leased>, StoreError>>,
     ),
     Run(RunFn),
 }
@@ -104,22 +111,41 @@ fn run(inner: &Inner, rx: &Receiver<Job>) {
 /// The jobs of one round, by kind. Every job of a round was submitted before any of them was
 /// answered, so they are concurrent and any order is a valid serial order. The round applies
 /// lease endings first (they free capacity and finish deliveries), then the other jobs in
-/// arrival order, then the enqueues: deliveries no longer wait behind a stream of enqueues,
-/// and interleaved arrivals still merge into one transaction per kind.
+/// arrival order, then the leases and the enqueues in one transaction: deliveries no longer
+/// wait behind a stream of enqueues, and interleaved arrivals still merge. Every sled
+/// transaction costs a log-buffer write of its own (and wakes sled's IO threads), so the
+/// leases of the destinations' workers share one instead of taking one each.
 #[derive(Default)]
 struct Round {
     ends: Vec<(LeaseToken, EndFn)>,
     end_replies: Vec<oneshot::Sender<Result<MessageRecord, StoreError>>>,
+    leases: Vec<LeaseRequest>,
+    lease_replies: Vec<oneshot::Sender<Result<Vec<Leased>, StoreError>>>,
+    /// Destinations with a lease in `leases`: a second lease for one of them runs on its
+    /// own, after the merged one, so that each gets a prefix of what is waiting.
+    lease_dests: HashSet<String>,
     runs: Vec<RunFn>,
     enqueues: Vec<(NewMessage, Placed)>,
     enqueue_replies: Vec<oneshot::Sender<Result<Enqueued, StoreError>>>,
     enqueue_bytes: usize,
+    /// Runs after the merged transaction (second leases of a destination).
+    later: Vec<RunFn>,
 }
 
 impl Round {
     fn add(&mut self, job: Job) {
         match job {
             Job::Run(f) => self.runs.push(f),
+            Job::Lease(req, reply) => {
+                if self.lease_dests.insert(req.dest.clone()) {
+                    self.leases.push(req);
+                    self.lease_replies.push(reply);
+                } else {
+                    self.later.push(Box::new(move |i: &Inner| {
+                        let _ = reply.send(i.lease(&req.dest, req.now, req.lease_for, req.max));
+                    }));
+                }
+            }
             Job::EndLease(lease, f, reply) => {
                 self.ends.push((lease, f));
                 self.end_replies.push(reply);
@@ -139,25 +165,69 @@ impl Round {
     fn full(&self) -> bool {
         self.ends.len() >= MAX_MERGE
             || self.runs.len() >= MAX_MERGE
+            || self.leases.len() >= MAX_MERGE
+            || self.later.len() >= MAX_MERGE
             || self.enqueues.len() >= MAX_MERGE
             || self.enqueue_bytes >= MAX_MERGE_BYTES
     }
 
     fn apply(self, inner: &Inner) {
-        if !self.ends.is_empty() {
-            let results = inner.end_lease_batch(&self.ends);
-            for (r, result) in self.end_replies.into_iter().zip(results) {
+        let Round {
+            ends,
+            end_replies,
+            leases,
+            lease_replies,
+            runs,
+            enqueues,
+            enqueue_replies,
+            later,
+            ..
+        } = self;
+        if !ends.is_empty() {
+            let results = inner.end_lease_batch(&ends);
+            for (r, result) in end_replies.into_iter().zip(results) {
                 let _ = r.send(result);
             }
         }
-        for f in self.runs {
+        for f in runs {
             f(inner);
         }
-        if !self.enqueues.is_empty() {
-            let results = inner.enqueue_batch(self.enqueues);
-            for (r, result) in self.enqueue_replies.into_iter().zip(results) {
-                let _ = r.send(result);
-            }
+        let plans = inner.plan_leases(leases);
+        let enqueue_plan = inner.plan_enqueues(&enqueues);
+        let ops = plans.iter().map(|p| p.ops()).sum::<usize>() + enqueue_plan.ops();
+        #[cfg(test)]
+        if !enqueues.is_empty() {
+            super::test_hooks::before_enqueue_commit(inner);
+        }
+        let outcome = if ops == 0 {
+            Ok((
+                (plans.iter().map(|_| Vec::new()).collect(), Vec::new()),
+                inner.flusher.current(),
+            ))
+        } else {
+            inner.commit_n(
+                |tx| Ok((inner.leases_in_tx(tx, &plans)?, enqueue_plan.in_tx(tx)?)),
+                ops,
+            )
+        };
+        let (lease_results, enqueue_results) = match outcome {
+            Ok(((leased, found), ticket)) => (
+                inner.finish_leases(plans, Ok(leased)),
+                inner.finish_enqueues(enqueue_plan, Ok((found, ticket))),
+            ),
+            Err(e) => (
+                inner.finish_leases(plans, Err(&e)),
+                inner.finish_enqueues(enqueue_plan, Err(&e)),
+            ),
+        };
+        for (r, result) in lease_replies.into_iter().zip(lease_results) {
+            let _ = r.send(result);
+        }
+        for (r, result) in enqueue_replies.into_iter().zip(enqueue_results) {
+            let _ = r.send(result);
+        }
+        for f in later {
+            f(inner);
         }
     }
 }

@@ -106,8 +106,14 @@ fn metrics(app: &App) -> Resp {
             .with_label_values(&[&dest])
             .set(depth.pending_bytes as i64);
     }
-    m.queue_free_disk_bytes
-        .set(app.store.stats().free_disk_bytes as i64);
+    let stats = app.store.stats();
+    m.queue_free_disk_bytes.set(stats.free_disk_bytes as i64);
+    // A counter mirrored from the store at scrape time: only ever moves forward.
+    m.queue_transactions.inc_by(
+        stats
+            .transactions_total
+            .saturating_sub(m.queue_transactions.get()),
+    );
     response::with_type(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",

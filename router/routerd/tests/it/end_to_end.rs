@@ -310,6 +310,16 @@ async fn admin_listener_serves_metrics_health_and_readiness_but_the_public_one_d
     ] {
         assert!(text.contains(needle), "metrics lack `{needle}`:\n{text}");
     }
+    // Enqueue, lease and completion depend on each other's answers: three transactions at
+    // least, however the writer merges.
+    let transactions = text
+        .lines()
+        .find_map(|l| l.strip_prefix("xoev_router_queue_transactions_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(
+        transactions.is_some_and(|t| t >= 3),
+        "transactions_total: {transactions:?}\n{text}"
+    );
     assert_eq!(
         w.client.get(&w.router.admin_url("/healthz")).await.status,
         200
