@@ -13,9 +13,11 @@ BUCKETS = [
     ("sled-io threads: write_to_log incl. sync_file_range", r"sled::pagecache::iobuf::IoBufs::write_to_log"),
     ("sled-io threads: other background work", r"sled::threadpool::perform_work"),
     ("queue flusher thread (sled flush + fsync)", r"xoev_queue::sled_store::flusher"),
-    ("queue enqueue (sled transaction)", r"xoev_queue::sled_store::ops::.*enqueue"),
-    ("queue lease (sled scan + transaction)", r"xoev_queue::sled_store::scans::.*lease"),
-    ("queue complete/retry (sled transaction)", r"xoev_queue::sled_store::ops::.*(complete|end_lease|retry)"),
+    ("queue lease endings: complete/retry (sled transaction)", r"xoev_queue::sled_store::ops::.*(complete|end_lease|retry)"),
+    # Since round 12 the leases and enqueues of a writer round share one transaction, which
+    # commits in `writer::run` (`Round::apply` is inlined); other writer jobs land here too.
+    ("queue leases + enqueues (scans, sled transaction)", r"xoev_queue::sled_store::(writer::|scans::.*lease|ops::.*[Ee]nqueue)"),
+    ("queue segment appender (write + fdatasync)", r"xoev_queue::sled_store::segments::Appender"),
     ("queue other", r"xoev_queue::"),
     ("dsig verify (c14n, digest, RSA/ECDSA)", r"xoev_dsig::verify::verify"),
     ("xml parse (xoev_xml)", r"xoev_xml::parser::parse"),

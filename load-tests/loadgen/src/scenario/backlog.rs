@@ -120,8 +120,12 @@ pub(super) async fn backlog(
     let mut last_progress = up_at;
     let (ledger, depth_after, drained) = loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let l = authority.ledger().await?;
+        // The router's depth first, then the authority's ledger: a message the router no
+        // longer holds was answered 2xx by the authority, which records it before answering,
+        // so a ledger read after an empty depth has it. (The other order counted a message
+        // that completed between the two reads as not delivered.)
         let depth = router.depth().await?;
+        let l = authority.ledger().await?;
         let now = Instant::now();
         if l.delivered > last.1 {
             last_progress = now;
