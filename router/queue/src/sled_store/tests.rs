@@ -592,6 +592,33 @@ async fn lease_one_takes_a_queued_message_and_refuses_a_delivered_one() {
     consistent(&store).await;
 }
 
+/// The writer thread, kept busy by a job that waits until released: operations sent
+/// meanwhile wait together and form one round.
+struct Held {
+    hold: std::sync::mpsc::Sender<()>,
+    blocker: tokio::task::JoinHandle<Result<(), StoreError>>,
+}
+
+impl Held {
+    fn writer(store: &SledStore) -> Held {
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        let s = store.clone();
+        let blocker = tokio::spawn(async move {
+            s.write(move |_| {
+                let _ = held.recv();
+                Ok(())
+            })
+            .await
+        });
+        Held { hold, blocker }
+    }
+
+    async fn release(self) {
+        assert!(self.hold.send(()).is_ok());
+        assert!(matches!(self.blocker.await, Ok(Ok(()))));
+    }
+}
+
 #[tokio::test]
 async fn a_round_gives_a_lease_back_before_a_takeover_that_arrived_earlier() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -603,17 +630,7 @@ async fn a_round_gives_a_lease_back_before_a_takeover_that_arrived_earlier() {
         Err(e) => panic!("lease_one failed: {e}"),
     };
     // Hold the writer, so that the next two operations wait together and form one round.
-    let (hold, held) = std::sync::mpsc::channel::<()>();
-    let blocker = {
-        let s = store.clone();
-        tokio::spawn(async move {
-            s.write(move |_| {
-                let _ = held.recv();
-                Ok(())
-            })
-            .await
-        })
-    };
+    let held = Held::writer(&store);
     let pause = || tokio::time::sleep(Duration::from_millis(100));
     pause().await;
     let take = {
@@ -626,8 +643,7 @@ async fn a_round_gives_a_lease_back_before_a_takeover_that_arrived_earlier() {
         tokio::spawn(async move { s.release(&t, Timestamp(2_001)).await })
     };
     pause().await;
-    assert!(hold.send(()).is_ok());
-    assert!(matches!(blocker.await, Ok(Ok(()))));
+    held.release().await;
     // In arrival order the takeover would meet a live lease (WrongState). The round applies
     // the lease ending first, so the message is queued again when the takeover runs.
     assert!(matches!(give_back.await, Ok(Ok(_))));
@@ -647,17 +663,7 @@ async fn leases_and_enqueues_waiting_together_share_one_transaction_and_keep_the
     }
     let before = store.stats().transactions_total;
     // Hold the writer, so that everything below waits together and forms one round.
-    let (hold, held) = std::sync::mpsc::channel::<()>();
-    let blocker = {
-        let s = store.clone();
-        tokio::spawn(async move {
-            s.write(move |_| {
-                let _ = held.recv();
-                Ok(())
-            })
-            .await
-        })
-    };
+    let held = Held::writer(&store);
     let pause = || tokio::time::sleep(Duration::from_millis(50));
     pause().await;
     let lease = |dest: &'static str, max: usize| {
@@ -678,8 +684,7 @@ async fn leases_and_enqueues_waiting_together_share_one_transaction_and_keep_the
         tokio::spawn(async move { s.enqueue(msg(7, "d", "y")).await })
     };
     pause().await;
-    assert!(hold.send(()).is_ok());
-    assert!(matches!(blocker.await, Ok(Ok(()))));
+    held.release().await;
     let got = |r: Result<Result<Vec<Leased>, StoreError>, tokio::task::JoinError>| match r {
         Ok(Ok(l)) => ids(&l),
         other => panic!("lease failed: {other:?}"),
