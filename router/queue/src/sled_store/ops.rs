@@ -433,7 +433,7 @@ impl Inner {
         }
     }
 
-    /// The lease-ending part of a transaction (the writer thread merges concurrent
+    /// The lease-ending part of a round's transaction (the writer thread merges concurrent
     /// completions). Each gets the answer `end_lease` would have given it.
     pub(crate) fn end_leases_in_tx(
         tx: &Tx<'_>,
@@ -455,17 +455,6 @@ impl Inner {
             out.push(Ok(new.rec));
         }
         Ok(out)
-    }
-
-    /// Ends several leases in one transaction.
-    pub(crate) fn end_lease_batch(
-        &self,
-        items: &[(LeaseToken, EndFn)],
-    ) -> Vec<Result<MessageRecord, StoreError>> {
-        match self.commit_n(|tx| Self::end_leases_in_tx(tx, items), items.len()) {
-            Ok((out, _)) => out,
-            Err(e) => items.iter().map(|_| Err(copy_error(&e))).collect(),
-        }
     }
 
     pub(crate) fn record_event(

@@ -655,12 +655,24 @@ async fn a_round_gives_a_lease_back_before_a_takeover_that_arrived_earlier() {
 }
 
 #[tokio::test]
-async fn leases_and_enqueues_waiting_together_share_one_transaction_and_keep_their_answers() {
+async fn a_rounds_endings_leases_and_enqueues_share_one_transaction_and_keep_their_answers() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store = open(&dir);
-    for (n, dest) in [(1, "a"), (2, "a"), (3, "a"), (4, "b"), (5, "b"), (6, "c")] {
+    for (n, dest) in [
+        (1, "a"),
+        (2, "a"),
+        (3, "a"),
+        (4, "b"),
+        (5, "b"),
+        (6, "c"),
+        (8, "e"),
+    ] {
         accept(&store, msg(n, dest, "x")).await;
     }
+    let delivering = match store.lease("e", Timestamp(1_500), LEASE, 1).await {
+        Ok(l) if l.len() == 1 => l[0].lease.clone(),
+        other => panic!("lease of e failed: {other:?}"),
+    };
     let before = store.stats().transactions_total;
     // Hold the writer, so that everything below waits together and forms one round.
     let held = Held::writer(&store);
@@ -684,6 +696,16 @@ async fn leases_and_enqueues_waiting_together_share_one_transaction_and_keep_the
         tokio::spawn(async move { s.enqueue(msg(7, "d", "y")).await })
     };
     pause().await;
+    let done = {
+        let s = store.clone();
+        tokio::spawn(async move {
+            let delivered = Completion::Delivered {
+                detail: "ok".into(),
+            };
+            s.complete(&delivering, delivered, Timestamp(2_000)).await
+        })
+    };
+    pause().await;
     held.release().await;
     let got = |r: Result<Result<Vec<Leased>, StoreError>, tokio::task::JoinError>| match r {
         Ok(Ok(l)) => ids(&l),
@@ -695,7 +717,9 @@ async fn leases_and_enqueues_waiting_together_share_one_transaction_and_keep_the
     assert_eq!(got(c.await), vec![6]);
     assert_eq!(got(a_again.await), vec![3]);
     assert!(matches!(d.await, Ok(Ok(Enqueued::Accepted { .. }))));
-    // Three leases and an enqueue in one transaction, the second lease of `a` in another.
+    assert!(matches!(done.await, Ok(Ok(r)) if r.state == State::Delivered));
+    // A completion, three leases and an enqueue in one transaction, the second lease of `a`
+    // in another.
     assert_eq!(store.stats().transactions_total - before, 2);
     consistent(&store).await;
 }

@@ -3,11 +3,11 @@
 //! sled 0.34 runs every transaction under one process-wide lock, so writes from many threads
 //! only queue on that lock (and, via `spawn_blocking`, grew the blocking pool to hundreds of
 //! threads). One thread applies them instead, in rounds: whatever is waiting when a round
-//! starts is applied as all lease endings (complete, retry, kill, release) in one
-//! transaction, then the other operations one by one in arrival order, then all leases and
-//! all enqueues together in one transaction. Each operation still gets its own answer,
-//! exactly as if it had run alone in that serial order. Reads do not come here, nor do the commits of `purge_finished` and
-//! of quarantine (see docs/queue.md §14).
+//! starts is applied as one transaction that holds all lease endings (complete, retry, kill,
+//! release), then all leases, then all enqueues; then the other operations run one by one in
+//! arrival order. Each operation still gets its own answer, exactly as if it had run alone in
+//! a serial order. Reads do not come here, nor do the commits of `purge_finished` and of
+//! quarantine (see docs/queue.md §14).
 
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use std::collections::HashSet;
 
 use super::Inner;
-use super::ops::{EndFn, Placed};
+use super::ops::{EndFn, Placed, copy_error};
 use super::scans::LeaseRequest;
 use crate::api::{Enqueued, LeaseToken, Leased, MessageRecord, NewMessage, StoreError};
 
@@ -109,12 +109,13 @@ fn run(inner: &Inner, rx: &Receiver<Job>) {
 }
 
 /// The jobs of one round, by kind. Every job of a round was submitted before any of them was
-/// answered, so they are concurrent and any order is a valid serial order. The round applies
-/// lease endings first (they free capacity and finish deliveries), then the other jobs in
-/// arrival order, then the leases and the enqueues in one transaction: deliveries no longer
-/// wait behind a stream of enqueues, and interleaved arrivals still merge. Every sled
+/// answered, so they are concurrent and any order is a valid serial order. Every sled
 /// transaction costs a log-buffer write of its own (and wakes sled's IO threads), so the
-/// leases of the destinations' workers share one instead of taking one each.
+/// round commits its lease endings, its leases and its enqueues in one transaction, in that
+/// order inside it: deliveries never wait behind a stream of enqueues, and interleaved
+/// arrivals merge. The leases' candidates and the enqueues' admission checks are read before
+/// that transaction, so they see the round's lease endings as not yet applied (a completion
+/// frees capacity for the next round's enqueues). The other jobs run after it.
 #[derive(Default)]
 struct Round {
     ends: Vec<(LeaseToken, EndFn)>,
@@ -183,48 +184,57 @@ impl Round {
             later,
             ..
         } = self;
-        if !ends.is_empty() {
-            let results = inner.end_lease_batch(&ends);
-            for (r, result) in end_replies.into_iter().zip(results) {
-                let _ = r.send(result);
-            }
-        }
-        for f in runs {
-            f(inner);
-        }
         let plans = inner.plan_leases(leases);
         let enqueue_plan = inner.plan_enqueues(&enqueues);
-        let ops = plans.iter().map(|p| p.ops()).sum::<usize>() + enqueue_plan.ops();
+        let ops = ends.len() + plans.iter().map(|p| p.ops()).sum::<usize>() + enqueue_plan.ops();
         #[cfg(test)]
         if !enqueues.is_empty() {
             super::test_hooks::before_enqueue_commit(inner);
         }
         let outcome = if ops == 0 {
             Ok((
-                (plans.iter().map(|_| Vec::new()).collect(), Vec::new()),
+                (
+                    Vec::new(),
+                    plans.iter().map(|_| Vec::new()).collect(),
+                    Vec::new(),
+                ),
                 inner.flusher.current(),
             ))
         } else {
             inner.commit_n(
-                |tx| Ok((inner.leases_in_tx(tx, &plans)?, enqueue_plan.in_tx(tx)?)),
+                |tx| {
+                    Ok((
+                        Inner::end_leases_in_tx(tx, &ends)?,
+                        inner.leases_in_tx(tx, &plans)?,
+                        enqueue_plan.in_tx(tx)?,
+                    ))
+                },
                 ops,
             )
         };
-        let (lease_results, enqueue_results) = match outcome {
-            Ok(((leased, found), ticket)) => (
+        let (end_results, lease_results, enqueue_results) = match outcome {
+            Ok(((ended, leased, found), ticket)) => (
+                ended,
                 inner.finish_leases(plans, Ok(leased)),
                 inner.finish_enqueues(enqueue_plan, Ok((found, ticket))),
             ),
             Err(e) => (
+                ends.iter().map(|_| Err(copy_error(&e))).collect(),
                 inner.finish_leases(plans, Err(&e)),
                 inner.finish_enqueues(enqueue_plan, Err(&e)),
             ),
         };
+        for (r, result) in end_replies.into_iter().zip(end_results) {
+            let _ = r.send(result);
+        }
         for (r, result) in lease_replies.into_iter().zip(lease_results) {
             let _ = r.send(result);
         }
         for (r, result) in enqueue_replies.into_iter().zip(enqueue_results) {
             let _ = r.send(result);
+        }
+        for f in runs {
+            f(inner);
         }
         for f in later {
             f(inner);
