@@ -3,11 +3,11 @@
 //! sled 0.34 runs every transaction under one process-wide lock, so writes from many threads
 //! only queue on that lock (and, via `spawn_blocking`, grew the blocking pool to hundreds of
 //! threads). One thread applies them instead, in rounds: whatever is waiting when a round
-//! starts is applied as one transaction that holds all lease endings (complete, retry, kill,
-//! release), then all leases, then all enqueues; then the other operations run one by one in
-//! arrival order. Each operation still gets its own answer, exactly as if it had run alone in
-//! a serial order. Reads do not come here, nor do the commits of `purge_finished` and of
-//! quarantine (see docs/queue.md §14).
+//! starts is applied as one transaction with all lease endings (complete, retry, kill,
+//! release) and all leases, then the other operations one by one in arrival order, then one
+//! transaction with all enqueues. Each operation still gets its own answer, exactly as if it
+//! had run alone in that serial order. Reads do not come here, nor do the commits of
+//! `purge_finished` and of quarantine (see docs/queue.md §14).
 
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
@@ -111,11 +111,9 @@ fn run(inner: &Inner, rx: &Receiver<Job>) {
 /// The jobs of one round, by kind. Every job of a round was submitted before any of them was
 /// answered, so they are concurrent and any order is a valid serial order. Every sled
 /// transaction costs a log-buffer write of its own (and wakes sled's IO threads), so the
-/// round commits its lease endings, its leases and its enqueues in one transaction, in that
-/// order inside it: deliveries never wait behind a stream of enqueues, and interleaved
-/// arrivals merge. The leases' candidates and the enqueues' admission checks are read before
-/// that transaction, so they see the round's lease endings as not yet applied (a completion
-/// frees capacity for the next round's enqueues). The other jobs run after it.
+/// round merges: delivery's side (lease endings, then leases) in one transaction, answered
+/// before anything else, then the other jobs, then all enqueues in one transaction. Workers
+/// never wait for a batch of enqueues, and enqueues see the capacity the endings freed.
 #[derive(Default)]
 struct Round {
     ends: Vec<(LeaseToken, EndFn)>,
@@ -184,20 +182,13 @@ impl Round {
             later,
             ..
         } = self;
+        // Delivery's side first, in one transaction, answered before the enqueues commit:
+        // a worker's completions and next lease never wait for a batch of enqueues.
         let plans = inner.plan_leases(leases);
-        let enqueue_plan = inner.plan_enqueues(&enqueues);
-        let ops = ends.len() + plans.iter().map(|p| p.ops()).sum::<usize>() + enqueue_plan.ops();
-        #[cfg(test)]
-        if !enqueues.is_empty() {
-            super::test_hooks::before_enqueue_commit(inner);
-        }
+        let ops = ends.len() + plans.iter().map(|p| p.ops()).sum::<usize>();
         let outcome = if ops == 0 {
             Ok((
-                (
-                    Vec::new(),
-                    plans.iter().map(|_| Vec::new()).collect(),
-                    Vec::new(),
-                ),
+                (Vec::new(), plans.iter().map(|_| Vec::new()).collect()),
                 inner.flusher.current(),
             ))
         } else {
@@ -206,22 +197,16 @@ impl Round {
                     Ok((
                         Inner::end_leases_in_tx(tx, &ends)?,
                         inner.leases_in_tx(tx, &plans)?,
-                        enqueue_plan.in_tx(tx)?,
                     ))
                 },
                 ops,
             )
         };
-        let (end_results, lease_results, enqueue_results) = match outcome {
-            Ok(((ended, leased, found), ticket)) => (
-                ended,
-                inner.finish_leases(plans, Ok(leased)),
-                inner.finish_enqueues(enqueue_plan, Ok((found, ticket))),
-            ),
+        let (end_results, lease_results) = match outcome {
+            Ok(((ended, leased), _)) => (ended, inner.finish_leases(plans, Ok(leased))),
             Err(e) => (
                 ends.iter().map(|_| Err(copy_error(&e))).collect(),
                 inner.finish_leases(plans, Err(&e)),
-                inner.finish_enqueues(enqueue_plan, Err(&e)),
             ),
         };
         for (r, result) in end_replies.into_iter().zip(end_results) {
@@ -230,11 +215,25 @@ impl Round {
         for (r, result) in lease_replies.into_iter().zip(lease_results) {
             let _ = r.send(result);
         }
-        for (r, result) in enqueue_replies.into_iter().zip(enqueue_results) {
-            let _ = r.send(result);
-        }
         for f in runs {
             f(inner);
+        }
+        if !enqueues.is_empty() {
+            let plan = inner.plan_enqueues(&enqueues);
+            #[cfg(test)]
+            super::test_hooks::before_enqueue_commit(inner);
+            let outcome = if plan.ops() == 0 {
+                Ok((Vec::new(), inner.flusher.current()))
+            } else {
+                inner.commit_n(|tx| plan.in_tx(tx), plan.ops())
+            };
+            let results = match outcome {
+                Ok(found) => inner.finish_enqueues(plan, Ok(found)),
+                Err(e) => inner.finish_enqueues(plan, Err(&e)),
+            };
+            for (r, result) in enqueue_replies.into_iter().zip(results) {
+                let _ = r.send(result);
+            }
         }
         for f in later {
             f(inner);
