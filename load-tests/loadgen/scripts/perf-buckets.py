@@ -14,9 +14,10 @@ BUCKETS = [
     ("sled-io threads: other background work", r"sled::threadpool::perform_work"),
     ("queue flusher thread (sled flush + fsync)", r"xoev_queue::sled_store::flusher"),
     ("queue lease endings: complete/retry (sled transaction)", r"xoev_queue::sled_store::ops::.*(complete|end_lease|retry)"),
-    # Since round 12 the leases and enqueues of a writer round share one transaction, which
-    # commits in `writer::run` (`Round::apply` is inlined); other writer jobs land here too.
-    ("queue leases + enqueues (scans, sled transaction)", r"xoev_queue::sled_store::(writer::|scans::.*lease|ops::.*[Ee]nqueue)"),
+    # Since round 12 a writer round commits its lease endings and leases in one transaction
+    # and its enqueues in another, both from `writer::run` (`Round::apply` is inlined): the
+    # commits land here, and so do the other writer jobs.
+    ("queue writer rounds: leases, enqueues, commits", r"xoev_queue::sled_store::(writer::|scans::.*lease|ops::.*[Ee]nqueue)"),
     ("queue segment appender (write + fdatasync)", r"xoev_queue::sled_store::segments::Appender"),
     ("queue other", r"xoev_queue::"),
     ("dsig verify (c14n, digest, RSA/ECDSA)", r"xoev_dsig::verify::verify"),
