@@ -39,6 +39,8 @@ struct LeaseCandidate {
 pub(crate) struct LeasePlan {
     req: LeaseRequest,
     candidates: Vec<LeaseCandidate>,
+    /// The last key read from `scheduled` and from `ready`: reading on starts after it.
+    after: [Option<IVec>; 2],
     /// A scan stopped at its limit: more entries may be waiting.
     more: bool,
     /// Reading the candidates failed: the request's answer.
@@ -49,6 +51,20 @@ impl LeasePlan {
     /// Operations the transaction carries (group-commit tickets count operations).
     pub(crate) fn ops(&self) -> usize {
         self.candidates.len()
+    }
+}
+
+/// Adds the leased messages of one transaction to `out`; an unreadable payload leaves its
+/// message queued (logged), a lost one has gone to the dead letters.
+fn collect_leased(attempts: Vec<LeaseAttempt>, out: &mut Vec<Leased>) {
+    for attempt in attempts {
+        match attempt {
+            LeaseAttempt::Leased(l) => out.push(*l),
+            LeaseAttempt::Unreadable(why) => {
+                tracing::error!(message = "A payload could not be read; its message stays queued.", error = %why);
+            }
+            LeaseAttempt::PayloadLost => {}
+        }
     }
 }
 
@@ -84,6 +100,8 @@ impl Inner {
         Ok(())
     }
 
+    /// One lease on its own (a second lease for a destination in the same round): the same
+    /// plan, transaction and answer as the merged leases of a round.
     pub(crate) fn lease(
         &self,
         dest: &str,
@@ -91,112 +109,25 @@ impl Inner {
         lease_for: Duration,
         max: usize,
     ) -> Result<Vec<Leased>, StoreError> {
-        let mut out = Vec::new();
-        // Due retries first (invariant 8), oldest not_before first.
-        let lo = keys::dest_time_seq(dest, 0, 0);
-        let hi = keys::dest_time_seq(dest, now.0, u64::MAX);
-        self.lease_from(
-            Index::Scheduled,
-            dest,
-            lo,
-            hi,
+        let req = LeaseRequest {
+            dest: dest.to_owned(),
             now,
             lease_for,
             max,
-            &mut out,
-        )?;
-        // Then first attempts in acceptance order.
-        let lo = keys::dest_seq(dest, 0);
-        let hi = keys::dest_seq(dest, u64::MAX);
-        self.lease_from(Index::Ready, dest, lo, hi, now, lease_for, max, &mut out)?;
-        Ok(out)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn lease_from(
-        &self,
-        index: Index,
-        dest: &str,
-        lo: Vec<u8>,
-        hi: Vec<u8>,
-        now: Timestamp,
-        lease_for: Duration,
-        max: usize,
-        out: &mut Vec<Leased>,
-    ) -> Result<(), StoreError> {
-        let mut from = Bound::Included(lo);
-        while out.len() < max {
-            // Read only as many entries as can still be leased: a worker asks for a few, and
-            // every entry read from sled costs a tree walk. Stale entries just cost a round.
-            let limit = (max - out.len()).min(BATCH);
-            let batch = self.scan(index, from.clone(), Bound::Included(hi.clone()), limit)?;
-            let full = batch.len() == limit;
-            // Candidates of this scan batch, leased together in one transaction.
-            let mut candidates = Vec::new();
-            for (key, value) in &batch {
-                if out.len() + candidates.len() >= max {
-                    break;
-                }
-                from = Bound::Excluded(key.to_vec());
-                let (Some(id), Some(seq)) = (keys::value_id(value), keys::trailing_seq(key)) else {
-                    self.quarantine_index_entry(index, key, value, "index entry does not parse")?;
-                    continue;
-                };
-                let not_before = match index {
-                    Index::Scheduled => keys::split_dest(key)
-                        .and_then(|(_, rest)| keys::u64_at(rest, 0))
-                        .map(Timestamp),
-                    _ => None,
-                };
-                candidates.push((key, id, seq, not_before));
-            }
-            if !candidates.is_empty() {
-                let (attempts, _) = self.commit_n(
-                    |tx| {
-                        let mut leased = Vec::with_capacity(candidates.len());
-                        for (key, id, seq, not_before) in &candidates {
-                            let Some(old) = tx.load(*id)? else {
-                                tx.drop_dangling(index, key, dest, *seq)?;
-                                continue;
-                            };
-                            // Stale candidate: another transaction moved it after we read the index.
-                            if old.rec.state != State::Queued
-                                || old.rec.not_before != *not_before
-                                || old.rec.destination != dest
-                            {
-                                continue;
-                            }
-                            leased.push(self.lease_in_tx(tx, &old, &old, now, lease_for)?);
-                        }
-                        Ok(leased)
-                    },
-                    candidates.len(),
-                )?;
-                for attempt in attempts {
-                    match attempt {
-                        LeaseAttempt::Leased(l) => out.push(*l),
-                        LeaseAttempt::Unreadable(why) => {
-                            tracing::error!(message = "A payload could not be read; its message stays queued.", error = %why);
-                        }
-                        LeaseAttempt::PayloadLost => {}
-                    }
-                }
-            }
-            if out.len() >= max {
-                return Ok(());
-            }
-            if !full {
-                break;
-            }
-        }
-        Ok(())
+        };
+        let plans = self.plan_leases(vec![req]);
+        let answer = match self.lease_planned(&plans) {
+            Ok(attempts) => self.finish_leases(plans, Ok(attempts)),
+            Err(e) => self.finish_leases(plans, Err(&e)),
+        };
+        answer.into_iter().next().unwrap_or_else(|| Ok(Vec::new()))
     }
 
     /// Reads the candidates of several lease requests (each for a different destination) so
     /// that one transaction can lease them all ([`Inner::leases_in_tx`]): the writer merges
-    /// the leases of a round, as it merges enqueues, instead of one sled transaction per
-    /// destination's worker. Each request reads what `lease` would read first: due retries,
-    /// then first attempts, as many as it asks for.
+    /// the leases of a round instead of one sled transaction per destination's worker. Each
+    /// request reads due retries first, oldest `not_before` first, then first attempts in
+    /// acceptance order (invariant 8), as many as it asks for.
     pub(crate) fn plan_leases(&self, requests: Vec<LeaseRequest>) -> Vec<LeasePlan> {
         requests
             .into_iter()
@@ -204,20 +135,30 @@ impl Inner {
                 let mut plan = LeasePlan {
                     req,
                     candidates: Vec::new(),
+                    after: [None, None],
                     more: false,
                     error: None,
                 };
-                if let Err(e) = self.plan_lease(&mut plan) {
-                    plan.candidates.clear();
-                    plan.error = Some(e);
-                }
+                let wanted = plan.req.max;
+                self.read_candidates(&mut plan, wanted);
                 plan
             })
             .collect()
     }
 
-    fn plan_lease(&self, plan: &mut LeasePlan) -> Result<(), StoreError> {
-        let LeaseRequest { dest, now, max, .. } = &plan.req;
+    /// Reads up to `wanted` candidates for `plan`, each index from where the last read of
+    /// this plan stopped. A failed read becomes the plan's answer.
+    fn read_candidates(&self, plan: &mut LeasePlan, wanted: usize) {
+        plan.candidates.clear();
+        plan.more = false;
+        if let Err(e) = self.try_read_candidates(plan, wanted) {
+            plan.candidates.clear();
+            plan.error = Some(e);
+        }
+    }
+
+    fn try_read_candidates(&self, plan: &mut LeasePlan, wanted: usize) -> Result<(), StoreError> {
+        let LeaseRequest { dest, now, .. } = &plan.req;
         let ranges = [
             (
                 Index::Scheduled,
@@ -230,16 +171,23 @@ impl Inner {
                 keys::dest_seq(dest, u64::MAX),
             ),
         ];
-        for (index, lo, hi) in ranges {
-            let limit = max.saturating_sub(plan.candidates.len()).min(BATCH);
+        for (slot, (index, lo, hi)) in ranges.into_iter().enumerate() {
+            let limit = wanted.saturating_sub(plan.candidates.len()).min(BATCH);
             if limit == 0 {
                 break;
             }
-            let batch = self.scan(index, Bound::Included(lo), Bound::Included(hi), limit)?;
-            // Entries beyond these may remain: if some candidate turns out stale, the request
-            // continues on its own after the merged transaction.
+            // Read only as many entries as can still be leased: a worker asks for a few, and
+            // every entry read from sled costs a tree walk.
+            let from = match &plan.after[slot] {
+                Some(key) => Bound::Excluded(key.to_vec()),
+                None => Bound::Included(lo),
+            };
+            let batch = self.scan(index, from, Bound::Included(hi), limit)?;
+            // Entries beyond these may remain: if a candidate turns out stale, the request
+            // reads on (`finish_leases`).
             plan.more |= batch.len() == limit;
             for (key, value) in batch {
+                plan.after[slot] = Some(key.clone());
                 let (Some(id), Some(seq)) = (keys::value_id(&value), keys::trailing_seq(&key))
                 else {
                     self.quarantine_index_entry(index, &key, &value, "index entry does not parse")?;
@@ -263,8 +211,19 @@ impl Inner {
         Ok(())
     }
 
+    /// Leases the candidates of `plans` in a transaction of their own (none if there are
+    /// none).
+    fn lease_planned(&self, plans: &[LeasePlan]) -> Result<Vec<Vec<LeaseAttempt>>, StoreError> {
+        let ops = plans.iter().map(LeasePlan::ops).sum();
+        if ops == 0 {
+            return Ok(plans.iter().map(|_| Vec::new()).collect());
+        }
+        self.commit_n(|tx| self.leases_in_tx(tx, plans), ops)
+            .map(|(attempts, _)| attempts)
+    }
+
     /// The leasing part of a transaction: leases every candidate of every plan that is still
-    /// queued, exactly as `lease` does for one request.
+    /// queued.
     pub(crate) fn leases_in_tx(
         &self,
         tx: &Tx<'_>,
@@ -300,7 +259,8 @@ impl Inner {
 
     /// Answers the lease requests of `plans` from the outcome of the transaction that ran
     /// [`Inner::leases_in_tx`]. A request that got fewer messages than it asked for while
-    /// more entries may remain (a candidate was stale or unreadable) continues with `lease`.
+    /// more entries may remain (a candidate was stale or unreadable) reads on from where it
+    /// stopped, in transactions of its own, until it has enough or its indexes are exhausted.
     pub(crate) fn finish_leases(
         &self,
         plans: Vec<LeasePlan>,
@@ -312,36 +272,32 @@ impl Inner {
         };
         plans
             .into_iter()
-            .map(|plan| {
-                if let Some(e) = plan.error {
-                    return Err(e);
-                }
+            .map(|mut plan| {
                 let mut out = Vec::new();
-                for attempt in attempts.next().unwrap_or_default() {
-                    match attempt {
-                        LeaseAttempt::Leased(l) => out.push(*l),
-                        LeaseAttempt::Unreadable(why) => {
-                            tracing::error!(message = "A payload could not be read; its message stays queued.", error = %why);
+                let mut batch = attempts.next().unwrap_or_default();
+                loop {
+                    if let Some(e) = plan.error.take() {
+                        // What is leased already is handed out; the rest waits for the
+                        // next lease.
+                        if out.is_empty() {
+                            return Err(e);
                         }
-                        LeaseAttempt::PayloadLost => {}
+                        tracing::error!(destination = %plan.req.dest, error = %e, "lease failed");
+                        break;
                     }
-                }
-                let LeaseRequest {
-                    dest,
-                    now,
-                    lease_for,
-                    max,
-                } = plan.req;
-                if plan.more && out.len() < max {
-                    match self.lease(&dest, now, lease_for, max - out.len()) {
-                        Ok(rest) => out.extend(rest),
-                        // What is leased already is handed out; the rest waits for the next
-                        // lease.
-                        Err(e) if !out.is_empty() => {
-                            tracing::error!(destination = %dest, error = %e, "lease failed");
+                    collect_leased(batch, &mut out);
+                    if !plan.more || out.len() >= plan.req.max {
+                        break;
+                    }
+                    let wanted = plan.req.max - out.len();
+                    self.read_candidates(&mut plan, wanted);
+                    batch = match self.lease_planned(std::slice::from_ref(&plan)) {
+                        Ok(mut a) => a.pop().unwrap_or_default(),
+                        Err(e) => {
+                            plan.error.get_or_insert(e);
+                            Vec::new()
                         }
-                        Err(e) => return Err(e),
-                    }
+                    };
                 }
                 Ok(out)
             })
