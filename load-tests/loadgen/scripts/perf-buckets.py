@@ -15,8 +15,8 @@ BUCKETS = [
     ("queue flusher thread (sled flush + fsync)", r"xoev_queue::sled_store::flusher"),
     ("queue lease endings: complete/retry (sled transaction)", r"xoev_queue::sled_store::ops::.*(complete|end_lease|retry)"),
     # Since round 12 a writer round commits its lease endings and leases in one transaction
-    # and its enqueues in another, both from `writer::run` (`Round::apply` is inlined): the
-    # commits land here, and so do the other writer jobs.
+    # (`scans::end_and_lease`) and its enqueues in another (`ops::enqueue_batch`): both
+    # commits land here, and so do the other writer jobs (`writer::`).
     ("queue writer rounds: leases, enqueues, commits", r"xoev_queue::sled_store::(writer::|scans::.*lease|ops::.*[Ee]nqueue)"),
     ("queue segment appender (write + fdatasync)", r"xoev_queue::sled_store::segments::Appender"),
     ("queue other", r"xoev_queue::"),

@@ -278,26 +278,34 @@ impl SledStore {
         Ok(out)
     }
 
+    /// Hands the job `job(reply)` to the writer thread and waits for its answer.
+    async fn ask<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
+        self.inner.ensure_open()?;
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(job(tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Runs a state change on the writer thread.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.ensure_open()?;
-        let (tx, rx) = oneshot::channel();
-        self.writer.send(Job::Run(Box::new(move |i| {
-            let _ = tx.send(f(i));
-        })))?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        self.ask(|tx| {
+            Job::Run(Box::new(move |i| {
+                let _ = tx.send(f(i));
+            }))
+        })
+        .await
     }
 
     /// Ends a lease on the writer thread, merged with other lease endings.
     async fn end_lease(&self, lease: &LeaseToken, f: EndFn) -> Result<MessageRecord, StoreError> {
-        self.inner.ensure_open()?;
-        let (tx, rx) = oneshot::channel();
-        self.writer.send(Job::EndLease(lease.clone(), f, tx))?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        self.ask(|tx| Job::EndLease(lease.clone(), f, tx)).await
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -462,9 +470,7 @@ impl MessageStore for SledStore {
         } else {
             Placed::Inline
         };
-        let (tx, rx) = oneshot::channel();
-        self.writer.send(Job::Enqueue(msg, staged, tx))?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        self.ask(|tx| Job::Enqueue(msg, staged, tx)).await
     }
 
     async fn wait_durable(&self, ticket: DurableTicket) -> Result<(), StoreError> {
@@ -478,16 +484,13 @@ impl MessageStore for SledStore {
         lease_for: Duration,
         max: usize,
     ) -> Result<Vec<Leased>, StoreError> {
-        self.inner.ensure_open()?;
-        let (tx, rx) = oneshot::channel();
         let req = LeaseRequest {
             dest: destination.to_owned(),
             now,
             lease_for,
             max,
         };
-        self.writer.send(Job::Lease(req, tx))?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        self.ask(|tx| Job::Lease(req, tx)).await
     }
 
     async fn lease_one(

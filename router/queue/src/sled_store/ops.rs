@@ -65,7 +65,7 @@ enum Body {
 }
 
 /// What the enqueue transaction found for a candidate.
-pub(crate) enum Found {
+enum Found {
     /// A record with this id: a duplicate or a conflict.
     Existing(Box<Stored>),
     /// Stored as a new message.
@@ -83,20 +83,15 @@ struct Candidate<'m> {
 }
 
 /// Enqueues checked and prepared for one transaction ([`Inner::plan_enqueues`]).
-pub(crate) struct EnqueuePlan<'m> {
+struct EnqueuePlan<'m> {
     /// Answers already known (refusals), by position.
     results: Vec<Option<Result<Enqueued, StoreError>>>,
     candidates: Vec<Candidate<'m>>,
 }
 
 impl EnqueuePlan<'_> {
-    /// Operations the transaction carries (group-commit tickets count operations).
-    pub(crate) fn ops(&self) -> usize {
-        self.candidates.len()
-    }
-
-    /// The plan's part of a transaction: stores every candidate whose id is free.
-    pub(crate) fn in_tx(&self, tx: &Tx<'_>) -> TxResult<Vec<Found>> {
+    /// The plan's transaction: stores every candidate whose id is free.
+    fn in_tx(&self, tx: &Tx<'_>) -> TxResult<Vec<Found>> {
         let mut existing = Vec::with_capacity(self.candidates.len());
         for c in &self.candidates {
             if let Some(found) = tx.load(c.msg.id)? {
@@ -135,13 +130,33 @@ impl Inner {
             }
         }
     }
+    /// Enqueues several messages in one transaction (the writer merges concurrent enqueues
+    /// into one sled commit); each gets the answer a lone enqueue would have got.
+    pub(crate) fn enqueue_batch(
+        &self,
+        msgs: &[(NewMessage, Placed)],
+    ) -> Vec<Result<Enqueued, StoreError>> {
+        let plan = self.plan_enqueues(msgs);
+        #[cfg(test)]
+        super::test_hooks::before_enqueue_commit(self);
+        let outcome = if plan.candidates.is_empty() {
+            Ok((Vec::new(), self.flusher.current()))
+        } else {
+            self.commit_n(|tx| plan.in_tx(tx), plan.candidates.len())
+        };
+        match outcome {
+            Ok(found) => self.finish_enqueues(plan, Ok(found)),
+            Err(e) => self.finish_enqueues(plan, Err(&e)),
+        }
+    }
+
     /// Prepares enqueues for one transaction (the writer merges concurrent enqueues into one
     /// sled commit). Each message gets its own answer, exactly as a lone enqueue would have
     /// given it; a duplicate within the batch sees the first copy (a transaction reads its own
     /// writes). A message with a staged spill file (docs/queue.md §15) has it renamed into
     /// place here, before the transaction, unless its id is already taken: a resubmission
     /// never replaces an acknowledged payload. Refusals are answered here and write nothing.
-    pub(crate) fn plan_enqueues<'m>(&self, msgs: &'m [(NewMessage, Placed)]) -> EnqueuePlan<'m> {
+    fn plan_enqueues<'m>(&self, msgs: &'m [(NewMessage, Placed)]) -> EnqueuePlan<'m> {
         let mut results: Vec<Option<Result<Enqueued, StoreError>>> =
             msgs.iter().map(|_| None).collect();
         let limits = self
@@ -227,7 +242,7 @@ impl Inner {
 
     /// Answers the enqueues of `plan` from the outcome of the transaction that ran
     /// [`EnqueuePlan::in_tx`] (nothing ran if it has no candidates).
-    pub(crate) fn finish_enqueues(
+    fn finish_enqueues(
         &self,
         plan: EnqueuePlan<'_>,
         outcome: Result<(Vec<Found>, DurableTicket), &StoreError>,

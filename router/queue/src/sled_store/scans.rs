@@ -9,14 +9,17 @@ use sled::IVec;
 
 use super::Inner;
 use super::keys;
-use super::ops::{LeaseAttempt, copy_error};
+use super::ops::{EndFn, LeaseAttempt, copy_error};
 use super::transitions;
 use super::tx::{Index, Tx, TxResult, storage};
-use crate::api::{Leased, MessageRecord, PurgeReport, State, StoreError, Timestamp};
+use crate::api::{LeaseToken, Leased, MessageRecord, PurgeReport, State, StoreError, Timestamp};
 
 const BATCH: usize = 256;
 
 type Kv = (IVec, IVec);
+
+/// One operation's answer.
+type Answer<T> = Result<T, StoreError>;
 
 /// One `lease` call waiting on the writer.
 pub(crate) struct LeaseRequest {
@@ -36,7 +39,7 @@ struct LeaseCandidate {
 }
 
 /// A lease request with the candidates read for it ([`Inner::plan_leases`]).
-pub(crate) struct LeasePlan {
+struct LeasePlan {
     req: LeaseRequest,
     candidates: Vec<LeaseCandidate>,
     /// The last key read from `scheduled` and from `ready`: reading on starts after it.
@@ -49,7 +52,7 @@ pub(crate) struct LeasePlan {
 
 impl LeasePlan {
     /// Operations the transaction carries (group-commit tickets count operations).
-    pub(crate) fn ops(&self) -> usize {
+    fn ops(&self) -> usize {
         self.candidates.len()
     }
 }
@@ -100,6 +103,38 @@ impl Inner {
         Ok(())
     }
 
+    /// Delivery's side of a writer round in one transaction: the lease endings first, then
+    /// the leases. Each gets the answer it would have got alone (docs/queue.md §14).
+    pub(crate) fn end_and_lease(
+        &self,
+        ends: &[(LeaseToken, EndFn)],
+        leases: Vec<LeaseRequest>,
+    ) -> (Vec<Answer<MessageRecord>>, Vec<Answer<Vec<Leased>>>) {
+        let plans = self.plan_leases(leases);
+        let ops = ends.len() + plans.iter().map(LeasePlan::ops).sum::<usize>();
+        let outcome = if ops == 0 {
+            Ok((Vec::new(), plans.iter().map(|_| Vec::new()).collect()))
+        } else {
+            self.commit_n(
+                |tx| {
+                    Ok((
+                        Self::end_leases_in_tx(tx, ends)?,
+                        self.leases_in_tx(tx, &plans)?,
+                    ))
+                },
+                ops,
+            )
+            .map(|(answers, _)| answers)
+        };
+        match outcome {
+            Ok((ended, leased)) => (ended, self.finish_leases(plans, Ok(leased))),
+            Err(e) => (
+                ends.iter().map(|_| Err(copy_error(&e))).collect(),
+                self.finish_leases(plans, Err(&e)),
+            ),
+        }
+    }
+
     /// One lease on its own (a second lease for a destination in the same round): the same
     /// plan, transaction and answer as the merged leases of a round.
     pub(crate) fn lease(
@@ -128,7 +163,7 @@ impl Inner {
     /// the leases of a round instead of one sled transaction per destination's worker. Each
     /// request reads due retries first, oldest `not_before` first, then first attempts in
     /// acceptance order (invariant 8), as many as it asks for.
-    pub(crate) fn plan_leases(&self, requests: Vec<LeaseRequest>) -> Vec<LeasePlan> {
+    fn plan_leases(&self, requests: Vec<LeaseRequest>) -> Vec<LeasePlan> {
         requests
             .into_iter()
             .map(|req| {
@@ -224,11 +259,7 @@ impl Inner {
 
     /// The leasing part of a transaction: leases every candidate of every plan that is still
     /// queued.
-    pub(crate) fn leases_in_tx(
-        &self,
-        tx: &Tx<'_>,
-        plans: &[LeasePlan],
-    ) -> TxResult<Vec<Vec<LeaseAttempt>>> {
+    fn leases_in_tx(&self, tx: &Tx<'_>, plans: &[LeasePlan]) -> TxResult<Vec<Vec<LeaseAttempt>>> {
         let mut out = Vec::with_capacity(plans.len());
         for plan in plans {
             let LeaseRequest {
@@ -261,7 +292,7 @@ impl Inner {
     /// [`Inner::leases_in_tx`]. A request that got fewer messages than it asked for while
     /// more entries may remain (a candidate was stale or unreadable) reads on from where it
     /// stopped, in transactions of its own, until it has enough or its indexes are exhausted.
-    pub(crate) fn finish_leases(
+    fn finish_leases(
         &self,
         plans: Vec<LeasePlan>,
         outcome: Result<Vec<Vec<LeaseAttempt>>, &StoreError>,

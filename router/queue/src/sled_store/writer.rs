@@ -9,16 +9,15 @@
 //! had run alone in that serial order. Reads do not come here, nor do the commits of
 //! `purge_finished` and of quarantine (see docs/queue.md §14).
 
+use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
 
-use std::collections::HashSet;
-
 use super::Inner;
-use super::ops::{EndFn, Placed, copy_error};
+use super::ops::{EndFn, Placed};
 use super::scans::LeaseRequest;
 use crate::api::{Enqueued, LeaseToken, Leased, MessageRecord, NewMessage, StoreError};
 
@@ -184,31 +183,7 @@ impl Round {
         } = self;
         // Delivery's side first, in one transaction, answered before the enqueues commit:
         // a worker's completions and next lease never wait for a batch of enqueues.
-        let plans = inner.plan_leases(leases);
-        let ops = ends.len() + plans.iter().map(|p| p.ops()).sum::<usize>();
-        let outcome = if ops == 0 {
-            Ok((
-                (Vec::new(), plans.iter().map(|_| Vec::new()).collect()),
-                inner.flusher.current(),
-            ))
-        } else {
-            inner.commit_n(
-                |tx| {
-                    Ok((
-                        Inner::end_leases_in_tx(tx, &ends)?,
-                        inner.leases_in_tx(tx, &plans)?,
-                    ))
-                },
-                ops,
-            )
-        };
-        let (end_results, lease_results) = match outcome {
-            Ok(((ended, leased), _)) => (ended, inner.finish_leases(plans, Ok(leased))),
-            Err(e) => (
-                ends.iter().map(|_| Err(copy_error(&e))).collect(),
-                inner.finish_leases(plans, Err(&e)),
-            ),
-        };
+        let (end_results, lease_results) = inner.end_and_lease(&ends, leases);
         for (r, result) in end_replies.into_iter().zip(end_results) {
             let _ = r.send(result);
         }
@@ -219,18 +194,7 @@ impl Round {
             f(inner);
         }
         if !enqueues.is_empty() {
-            let plan = inner.plan_enqueues(&enqueues);
-            #[cfg(test)]
-            super::test_hooks::before_enqueue_commit(inner);
-            let outcome = if plan.ops() == 0 {
-                Ok((Vec::new(), inner.flusher.current()))
-            } else {
-                inner.commit_n(|tx| plan.in_tx(tx), plan.ops())
-            };
-            let results = match outcome {
-                Ok(found) => inner.finish_enqueues(plan, Ok(found)),
-                Err(e) => inner.finish_enqueues(plan, Err(&e)),
-            };
+            let results = inner.enqueue_batch(&enqueues);
             for (r, result) in enqueue_replies.into_iter().zip(results) {
                 let _ = r.send(result);
             }
