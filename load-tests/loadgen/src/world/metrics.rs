@@ -40,13 +40,22 @@ pub fn parse_depth(metrics: &str) -> Depth {
 
 /// Sum of every series of metric `name` (exact name, any labels) in Prometheus text.
 pub fn metric_sum(text: &str, name: &str) -> f64 {
+    metric_sum_where(text, name, "")
+}
+
+/// Sum of the series of metric `name` whose labels contain `label` (e.g. `outcome="accepted"`).
+pub fn metric_sum_where(text: &str, name: &str, label: &str) -> f64 {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             let rest = l.strip_prefix(name)?;
             let value = if let Some(labels) = rest.strip_prefix('{') {
-                labels.split_once('}')?.1
-            } else if rest.starts_with(' ') {
+                let (labels, value) = labels.split_once('}')?;
+                if !labels.contains(label) {
+                    return None;
+                }
+                value
+            } else if rest.starts_with(' ') && label.is_empty() {
                 rest
             } else {
                 return None;
@@ -106,14 +115,11 @@ impl Stages {
             ingress_mean_ms: mean("xoev_router_ingress_request_duration_seconds", 1e3),
             delivery_attempt_mean_ms: mean("xoev_router_delivery_attempt_duration_seconds", 1e3),
             transactions_per_message: {
-                let accepted = text
-                    .lines()
-                    .filter(|l| {
-                        l.starts_with("xoev_router_ingress_requests_total{")
-                            && l.contains("outcome=\"accepted\"")
-                    })
-                    .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-                    .sum::<f64>();
+                let accepted = metric_sum_where(
+                    text,
+                    "xoev_router_ingress_requests_total",
+                    "outcome=\"accepted\"",
+                );
                 if accepted > 0.0 {
                     m("xoev_router_queue_transactions_total") / accepted
                 } else {
@@ -157,6 +163,8 @@ mod tests {
     fn metric_sum_matches_the_exact_name_only() {
         let text = "a_total 1\na_total_extra 5\na_total{x=\"1\"} 2\n# a_total 9\n";
         assert_eq!(metric_sum(text, "a_total"), 3.0);
+        assert_eq!(metric_sum_where(text, "a_total", "x=\"1\""), 2.0);
+        assert_eq!(metric_sum_where(text, "a_total", "x=\"2\""), 0.0);
     }
 
     #[test]
