@@ -1,9 +1,14 @@
 //! Peak memory of the store under large messages: enqueues N payloads of SIZE bytes from
-//! C concurrent tasks, then leases and completes them (one task per destination), printing VmRSS/VmHWM as it goes.
+//! C concurrent tasks, then leases and completes them (one task per destination), printing
+//! VmRSS/VmHWM as it goes.
 //!
 //! ```sh
 //! cargo run --release -p xoev-queue --example memory -- 400 1048576 64
 //! ```
+//!
+//! Environment: `CACHE_MIB` (sled's cache, default 64), `REOPEN` (close and reopen the store
+//! between fill and drain, as a restarted router does), `EXIT_OPEN` (exit without closing, so
+//! that heaptrack reports what is still allocated as "leaked").
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,12 +48,17 @@ async fn main() {
         },
     );
     cfg.cache_capacity_bytes = cache << 20;
-    let store = Arc::new(SledStore::open(cfg).expect("open"));
+    let mut store = Arc::new(SledStore::open(cfg.clone()).expect("open"));
     println!("start: peak/rss {}", rss());
     let payload = Bytes::from(vec![b'x'; size]);
     let sem = Arc::new(tokio::sync::Semaphore::new(conc));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
+        // Reap finished tasks as we go: a JoinSet keeps every finished task until joined,
+        // which would show up here as the store's memory.
+        while let Some(r) = tasks.try_join_next() {
+            r.expect("join");
+        }
         let (store, payload, permit) = (
             store.clone(),
             payload.clone(),
@@ -74,6 +84,13 @@ async fn main() {
     }
     while tasks.join_next().await.is_some() {}
     println!("after {n} enqueues of {size} B: peak/rss {}", rss());
+    if std::env::var_os("REOPEN").is_some() {
+        // As the router after a restart: drain a store that was opened on the backlog.
+        store.close().await.expect("close");
+        drop(store);
+        store = Arc::new(SledStore::open(cfg).expect("reopen"));
+        println!("reopened: peak/rss {}", rss());
+    }
     // Drain as the delivery workers do: one task per destination, leasing batches and
     // completing them concurrently.
     let mut drains = tokio::task::JoinSet::new();
@@ -113,5 +130,9 @@ async fn main() {
         }
     }
     println!("after delivering all: peak/rss {}", rss());
+    if std::env::var_os("EXIT_OPEN").is_some() {
+        // For heaptrack: what is still allocated now shows up as "leaked".
+        std::process::exit(0);
+    }
     store.close().await.expect("close");
 }
