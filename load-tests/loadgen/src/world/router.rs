@@ -74,11 +74,12 @@ impl Router {
         files: &RouterFiles,
         ready_timeout: Duration,
     ) -> Result<Router, LoadgenError> {
-        let mut cmd = Command::new(env.bin("xoev-router"));
-        cmd.arg("serve").arg("--config").arg(&files.config);
-        cmd.env(
-            "XOEV_LOG",
-            std::env::var("XOEV_LOG").unwrap_or_else(|_| "warn".into()),
+        let log_level = std::env::var("XOEV_LOG").unwrap_or_else(|_| "warn".into());
+        let cmd = router_command(
+            &env.bin("xoev-router"),
+            &files.config,
+            &log_level,
+            &env.router_env,
         );
         let mut proc = Proc::spawn("xoev-router", cmd, &files.log)?;
         let startup = wait_http_ok(&mut proc, files.admin, "/readyz", ready_timeout).await?;
@@ -120,5 +121,68 @@ impl Router {
                 "xoev-router exited with {status} on SIGTERM"
             )))
         }
+    }
+}
+
+/// The command that starts a router: `serve` on `config`, logging at `log_level`, with the
+/// experiment's extra environment (`--router-env`) last, so it can override the level too.
+fn router_command(
+    bin: &Path,
+    config: &Path,
+    log_level: &str,
+    extra: &[(String, String)],
+) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg("serve").arg("--config").arg(config);
+    cmd.env("XOEV_LOG", log_level);
+    cmd.envs(extra.iter().map(|(k, v)| (k, v)));
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::*;
+
+    fn env_of<'a>(cmd: &'a Command, key: &str) -> Option<&'a OsStr> {
+        cmd.get_envs()
+            .find(|(k, _)| *k == OsStr::new(key))
+            .and_then(|(_, v)| v)
+    }
+
+    #[test]
+    fn the_router_gets_the_experiment_environment() {
+        let extra = vec![
+            ("MALLOC_ARENA_MAX".to_string(), "2".to_string()),
+            (
+                "LD_PRELOAD".to_string(),
+                "/usr/lib/libjemalloc.so.2".to_string(),
+            ),
+        ];
+        let cmd = router_command(
+            Path::new("xoev-router"),
+            Path::new("r.toml"),
+            "warn",
+            &extra,
+        );
+        assert_eq!(env_of(&cmd, "MALLOC_ARENA_MAX"), Some(OsStr::new("2")));
+        assert_eq!(
+            env_of(&cmd, "LD_PRELOAD"),
+            Some(OsStr::new("/usr/lib/libjemalloc.so.2"))
+        );
+        assert_eq!(env_of(&cmd, "XOEV_LOG"), Some(OsStr::new("warn")));
+    }
+
+    #[test]
+    fn the_experiment_environment_overrides_the_log_level() {
+        let extra = vec![("XOEV_LOG".to_string(), "debug".to_string())];
+        let cmd = router_command(
+            Path::new("xoev-router"),
+            Path::new("r.toml"),
+            "warn",
+            &extra,
+        );
+        assert_eq!(env_of(&cmd, "XOEV_LOG"), Some(OsStr::new("debug")));
     }
 }
