@@ -177,6 +177,7 @@ pub async fn start(p: Prepared) -> Result<Router, StartError> {
     );
     store_config.observer = metrics.clone();
     store_config.cache_capacity_bytes = config.queue.cache_size;
+    store_config.round_linger = config.queue.round_linger;
     let store = Arc::new(SledStore::open(store_config)?);
     let runtime = Runtime::build(&config, &p.catalogue).map_err(StartError::Invalid)?;
     let built = adapters::build(&config).map_err(StartError::Invalid)?;

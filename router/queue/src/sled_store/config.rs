@@ -45,6 +45,11 @@ pub struct SledConfig {
     pub segment_payloads: bool,
     /// A segment file is closed for appends once it holds this many bytes. Default 64 MiB.
     pub segment_bytes: u64,
+    /// How long the writer may hold a small round open for more operations once the store is
+    /// busy (docs/queue.md §14). Every sled transaction costs a log write and wakes sled's IO
+    /// threads, so under moderate load merging saves more CPU than the wait costs. Default
+    /// 1 ms; zero turns it off.
+    pub round_linger: Duration,
     /// How long `open` waits for the directory's lock (held by another process, or by a store
     /// of this process that was just dropped and is still being freed). Default 5 s.
     pub lock_wait: Duration,
@@ -65,6 +70,7 @@ impl SledConfig {
             group_commit: true,
             now_at_open: None,
             lock_wait: Duration::from_secs(5),
+            round_linger: Duration::from_millis(1),
             spill_threshold: 64 * 1024,
             segment_payloads: true,
             segment_bytes: 64 << 20,
@@ -85,6 +91,7 @@ impl fmt::Debug for SledConfig {
             .field("group_commit", &self.group_commit)
             .field("now_at_open", &self.now_at_open)
             .field("lock_wait", &self.lock_wait)
+            .field("round_linger", &self.round_linger)
             .field("spill_threshold", &self.spill_threshold)
             .field("segment_payloads", &self.segment_payloads)
             .field("segment_bytes", &self.segment_bytes)

@@ -125,6 +125,7 @@ impl SledStore {
     /// the previous process to `Queued`, rebuilds the depth counters from the indexes and starts
     /// the flusher. Corrupt records do not make it fail (they are quarantined when met).
     pub fn open(config: SledConfig) -> Result<SledStore, StoreError> {
+        let round_linger = config.round_linger;
         std::fs::create_dir_all(&config.dir).map_err(|e| {
             StoreError::Storage(format!("cannot create {}: {e}", config.dir.display()))
         })?;
@@ -240,7 +241,7 @@ impl SledStore {
         );
         inner.open_report = report;
         let inner = Arc::new(inner);
-        let writer = Arc::new(Writer::start(Arc::clone(&inner))?);
+        let writer = Arc::new(Writer::start(Arc::clone(&inner), round_linger)?);
         Ok(SledStore { inner, writer })
     }
 

@@ -22,6 +22,13 @@ use crate::api::{
 };
 
 /// How a lease ends: the leased record's next form.
+/// The answers of a round committed in one transaction: endings, leases, enqueues.
+pub(crate) type RoundAnswers = (
+    Vec<Result<MessageRecord, StoreError>>,
+    Vec<Result<Vec<Leased>, StoreError>>,
+    Vec<Result<Enqueued, StoreError>>,
+);
+
 pub(crate) type EndFn = Box<dyn Fn(&Stored) -> Stored + Send>;
 
 /// The same failure for every operation of a failed batch (`StoreError` is not `Clone`).
@@ -147,6 +154,61 @@ impl Inner {
         match outcome {
             Ok(found) => self.finish_enqueues(plan, Ok(found)),
             Err(e) => self.finish_enqueues(plan, Err(&e)),
+        }
+    }
+
+    /// A small round in one transaction: its lease endings, its leases and its enqueues
+    /// (docs/queue.md §14). Each gets the answer of the serial order leases, enqueues,
+    /// endings: lease candidates are read before anything is written, enqueues are admitted
+    /// against the capacity before the endings free theirs.
+    pub(crate) fn end_lease_and_enqueue(
+        &self,
+        ends: &[(LeaseToken, EndFn)],
+        leases: Vec<super::scans::LeaseRequest>,
+        msgs: &[(NewMessage, Placed)],
+    ) -> RoundAnswers {
+        let plans = self.plan_leases(leases);
+        let plan = self.plan_enqueues(msgs);
+        #[cfg(test)]
+        super::test_hooks::before_enqueue_commit(self);
+        let ops = ends.len()
+            + plans
+                .iter()
+                .map(super::scans::LeasePlan::ops)
+                .sum::<usize>()
+            + plan.candidates.len();
+        let outcome = if ops == 0 {
+            Ok((
+                (
+                    Vec::new(),
+                    plans.iter().map(|_| Vec::new()).collect(),
+                    Vec::new(),
+                ),
+                self.flusher.current(),
+            ))
+        } else {
+            self.commit_n(
+                |tx| {
+                    Ok((
+                        Self::end_leases_in_tx(tx, ends)?,
+                        self.leases_in_tx(tx, &plans)?,
+                        plan.in_tx(tx)?,
+                    ))
+                },
+                ops,
+            )
+        };
+        match outcome {
+            Ok(((ended, leased, found), ticket)) => (
+                ended,
+                self.finish_leases(plans, Ok(leased)),
+                self.finish_enqueues(plan, Ok((found, ticket))),
+            ),
+            Err(e) => (
+                ends.iter().map(|_| Err(copy_error(&e))).collect(),
+                self.finish_leases(plans, Err(&e)),
+                self.finish_enqueues(plan, Err(&e)),
+            ),
         }
     }
 

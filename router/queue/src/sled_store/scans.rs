@@ -39,7 +39,7 @@ struct LeaseCandidate {
 }
 
 /// A lease request with the candidates read for it ([`Inner::plan_leases`]).
-struct LeasePlan {
+pub(super) struct LeasePlan {
     req: LeaseRequest,
     candidates: Vec<LeaseCandidate>,
     /// The last key read from `scheduled` and from `ready`: reading on starts after it.
@@ -52,7 +52,7 @@ struct LeasePlan {
 
 impl LeasePlan {
     /// Operations the transaction carries (group-commit tickets count operations).
-    fn ops(&self) -> usize {
+    pub(super) fn ops(&self) -> usize {
         self.candidates.len()
     }
 }
@@ -163,7 +163,7 @@ impl Inner {
     /// the leases of a round instead of one sled transaction per destination's worker. Each
     /// request reads due retries first, oldest `not_before` first, then first attempts in
     /// acceptance order (invariant 8), as many as it asks for.
-    fn plan_leases(&self, requests: Vec<LeaseRequest>) -> Vec<LeasePlan> {
+    pub(super) fn plan_leases(&self, requests: Vec<LeaseRequest>) -> Vec<LeasePlan> {
         requests
             .into_iter()
             .map(|req| {
@@ -259,7 +259,11 @@ impl Inner {
 
     /// The leasing part of a transaction: leases every candidate of every plan that is still
     /// queued.
-    fn leases_in_tx(&self, tx: &Tx<'_>, plans: &[LeasePlan]) -> TxResult<Vec<Vec<LeaseAttempt>>> {
+    pub(super) fn leases_in_tx(
+        &self,
+        tx: &Tx<'_>,
+        plans: &[LeasePlan],
+    ) -> TxResult<Vec<Vec<LeaseAttempt>>> {
         let mut out = Vec::with_capacity(plans.len());
         for plan in plans {
             let LeaseRequest {
@@ -292,7 +296,7 @@ impl Inner {
     /// [`Inner::leases_in_tx`]. A request that got fewer messages than it asked for while
     /// more entries may remain (a candidate was stale or unreadable) reads on from where it
     /// stopped, in transactions of its own, until it has enough or its indexes are exhausted.
-    fn finish_leases(
+    pub(super) fn finish_leases(
         &self,
         plans: Vec<LeasePlan>,
         outcome: Result<Vec<Vec<LeaseAttempt>>, &StoreError>,

@@ -725,6 +725,140 @@ async fn a_rounds_endings_and_leases_share_one_transaction_and_every_answer_is_a
 }
 
 #[tokio::test]
+async fn a_small_round_of_an_ending_a_lease_and_an_enqueue_is_one_transaction_as_if_leases_came_first()
+ {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = open(&dir);
+    for (n, dest) in [(1, "a"), (2, "a"), (8, "e")] {
+        accept(&store, msg(n, dest, "x")).await;
+    }
+    let delivering = match store.lease("e", Timestamp(1_500), LEASE, 1).await {
+        Ok(l) if l.len() == 1 => l[0].lease.clone(),
+        other => panic!("lease of e failed: {other:?}"),
+    };
+    let before = store.stats().transactions_total;
+    let held = Held::writer(&store);
+    let pause = || tokio::time::sleep(Duration::from_millis(50));
+    pause().await;
+    let enqueue = {
+        let s = store.clone();
+        tokio::spawn(async move { s.enqueue(msg(7, "a", "y")).await })
+    };
+    pause().await;
+    let lease = {
+        let s = store.clone();
+        tokio::spawn(async move { s.lease("a", Timestamp(2_000), LEASE, 5).await })
+    };
+    pause().await;
+    let done = {
+        let s = store.clone();
+        tokio::spawn(async move {
+            let delivered = Completion::Delivered {
+                detail: "ok".into(),
+            };
+            s.complete(&delivering, delivered, Timestamp(2_000)).await
+        })
+    };
+    pause().await;
+    held.release().await;
+    // The lease does not see the enqueue that arrived before it: in this round's serial order
+    // the leases come first.
+    match lease.await {
+        Ok(Ok(l)) => assert_eq!(ids(&l), vec![1, 2]),
+        other => panic!("lease failed: {other:?}"),
+    }
+    let ticket = match enqueue.await {
+        Ok(Ok(Enqueued::Accepted { ticket, .. })) => ticket,
+        other => panic!("expected Accepted, got {other:?}"),
+    };
+    assert!(matches!(done.await, Ok(Ok(r)) if r.state == State::Delivered));
+    assert_eq!(store.stats().transactions_total - before, 1);
+    assert!(store.wait_durable(ticket).await.is_ok());
+    match store.lease("a", Timestamp(2_001), LEASE, 5).await {
+        Ok(l) => assert_eq!(ids(&l), vec![7]),
+        Err(e) => panic!("lease failed: {e}"),
+    }
+    consistent(&store).await;
+}
+
+fn open_lingering(dir: &tempfile::TempDir, linger: Duration) -> SledStore {
+    let mut config = SledConfig::new(dir.path().join("q"), limits());
+    config.round_linger = linger;
+    match SledStore::open(config) {
+        Ok(s) => s,
+        Err(e) => panic!("open failed: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn a_lone_client_never_waits_for_a_round_to_fill() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let linger = Duration::from_secs(3);
+    let store = open_lingering(&dir, linger);
+    let started = std::time::Instant::now();
+    for n in 1..=10 {
+        accept(&store, msg(n, "a", "x")).await;
+        let leased = match store.lease("a", Timestamp(2_000), LEASE, 1).await {
+            Ok(l) if l.len() == 1 => l[0].lease.clone(),
+            other => panic!("lease failed: {other:?}"),
+        };
+        let delivered = Completion::Delivered {
+            detail: "ok".into(),
+        };
+        assert!(
+            store
+                .complete(&leased, delivered, Timestamp(2_000))
+                .await
+                .is_ok()
+        );
+    }
+    // One operation at a time never makes a round of two, so no round lingered: a single
+    // lingering round would have taken the whole linger.
+    assert!(started.elapsed() < linger, "took {:?}", started.elapsed());
+    consistent(&store).await;
+}
+
+#[tokio::test]
+async fn a_busy_writer_holds_a_small_round_open_for_an_operation_that_comes_within_the_linger() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let linger = Duration::from_millis(1_500);
+    let store = open_lingering(&dir, linger);
+    // Two enqueues that wait together make a round of two: the writer is busy now.
+    let held = Held::writer(&store);
+    let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    pause(50).await;
+    let first = [1, 2].map(|n| {
+        let s = store.clone();
+        tokio::spawn(async move { s.enqueue(msg(n, "a", "x")).await })
+    });
+    pause(50).await;
+    held.release().await;
+    for f in first {
+        assert!(matches!(f.await, Ok(Ok(Enqueued::Accepted { .. }))));
+    }
+    let before = store.stats().transactions_total;
+    let started = std::time::Instant::now();
+    let third = {
+        let s = store.clone();
+        tokio::spawn(async move { s.enqueue(msg(3, "a", "x")).await.map(|_| started.elapsed()) })
+    };
+    pause(200).await;
+    let fourth = store.enqueue(msg(4, "a", "x")).await;
+    assert!(matches!(fourth, Ok(Enqueued::Accepted { .. })));
+    let waited = match third.await {
+        Ok(Ok(waited)) => waited,
+        other => panic!("enqueue failed: {other:?}"),
+    };
+    // The third waited for the fourth (and then for the rest of the linger): one transaction.
+    assert!(
+        waited >= Duration::from_millis(200),
+        "answered after {waited:?}"
+    );
+    assert_eq!(store.stats().transactions_total - before, 1);
+    consistent(&store).await;
+}
+
+#[tokio::test]
 async fn lease_one_takes_over_an_expired_lease_and_counts_both_attempts() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store = open(&dir);

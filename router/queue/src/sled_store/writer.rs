@@ -5,14 +5,17 @@
 //! threads). One thread applies them instead, in rounds: whatever is waiting when a round
 //! starts is applied as one transaction with all lease endings (complete, retry, kill,
 //! release) and all leases, then the other operations one by one in arrival order, then one
-//! transaction with all enqueues. Each operation still gets its own answer, exactly as if it
-//! had run alone in that serial order. Reads do not come here, nor do the commits of
-//! `purge_finished` and of quarantine (see docs/queue.md §14).
+//! transaction with all enqueues. A small round of only these three kinds is one transaction.
+//! Once the store is busy, a small round stays open for up to `round_linger` to take more
+//! operations. Each operation still gets its own answer, exactly as if it had run alone in
+//! some serial order. Reads do not come here, nor do the commits of `purge_finished` and of
+//! quarantine (see docs/queue.md §14).
 
 use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -28,6 +31,11 @@ const MAX_MERGE: usize = 256;
 /// Payload bytes merged into one transaction at most: large messages are copied several times
 /// on their way into sled, so a batch of them is bounded by size, not count.
 const MAX_MERGE_BYTES: usize = 16 << 20;
+
+/// A round of at most this many operations is small: it lingers for more (when the store is
+/// busy) and, if it holds only lease endings, leases and enqueues, commits them in one
+/// transaction instead of two.
+const SMALL_ROUND: usize = 8;
 
 pub(crate) enum Job {
     Enqueue(
@@ -56,11 +64,11 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(inner: Arc<Inner>) -> Result<Writer, StoreError> {
+    pub(crate) fn start(inner: Arc<Inner>, linger: Duration) -> Result<Writer, StoreError> {
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("xoev-queue-writer".into())
-            .spawn(move || run(&inner, &rx))
+            .spawn(move || run(&inner, &rx, linger))
             .map_err(|e| StoreError::Storage(format!("cannot start the queue writer: {e}")))?;
         Ok(Writer {
             tx: Mutex::new(Some(tx)),
@@ -86,22 +94,30 @@ impl Writer {
     }
 }
 
-fn run(inner: &Inner, rx: &Receiver<Job>) {
+fn run(inner: &Inner, rx: &Receiver<Job>, linger: Duration) {
+    // Whether the last round held more than one job: others are working concurrently, so a
+    // job that comes within `linger` is likely. A lone client (one operation at a time, as
+    // in an idle router or a sequential test) never makes a round of two, so it never waits.
+    let mut busy = false;
     loop {
         let first = match rx.recv() {
             Ok(j) => j,
             Err(_) => return, // every sender is gone: stopped
         };
+        let opened = Instant::now();
         let mut round = Round::default();
         round.add(first);
-        // Everything already waiting joins this round, up to the limits. Never wait for new
-        // jobs: merging must not add latency when the store is idle.
+        // Everything already waiting joins this round, up to the limits.
         while !round.full() {
             match rx.try_recv() {
                 Ok(j) => round.add(j),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
+        if busy && !linger.is_zero() {
+            round.linger(rx, opened + linger);
+        }
+        busy = round.jobs() > 1;
         round.apply(inner);
         inner.sweep_spill_files();
     }
@@ -160,6 +176,40 @@ impl Round {
         }
     }
 
+    fn jobs(&self) -> usize {
+        self.ends.len()
+            + self.leases.len()
+            + self.runs.len()
+            + self.later.len()
+            + self.enqueues.len()
+    }
+
+    /// Takes more jobs until the round is no longer small or `until` has come. Every sled
+    /// transaction costs a log write and wakes all of sled's idle IO threads (about 150 µs of
+    /// CPU in all), so under moderate load a millisecond of waiting saves more than it costs
+    /// (docs/benchmarks.md, round 14).
+    fn linger(&mut self, rx: &Receiver<Job>, until: Instant) {
+        while !self.full() && self.jobs() < SMALL_ROUND {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match rx.recv_timeout(left) {
+                Ok(j) => self.add(j),
+                Err(_) => return, // timed out, or stopped: apply what there is
+            }
+        }
+    }
+
+    /// Lease endings, leases and enqueues only, few of them: one transaction for all.
+    fn is_small_mix(&self) -> bool {
+        self.runs.is_empty()
+            && self.later.is_empty()
+            && !self.enqueues.is_empty()
+            && !(self.ends.is_empty() && self.leases.is_empty())
+            && self.jobs() <= SMALL_ROUND
+    }
+
     fn full(&self) -> bool {
         self.ends.len() >= MAX_MERGE
             || self.runs.len() >= MAX_MERGE
@@ -170,6 +220,9 @@ impl Round {
     }
 
     fn apply(self, inner: &Inner) {
+        if self.is_small_mix() {
+            return self.apply_in_one(inner);
+        }
         let Round {
             ends,
             end_replies,
@@ -201,6 +254,24 @@ impl Round {
         }
         for f in later {
             f(inner);
+        }
+    }
+
+    /// A small mix in one transaction. The serial order it stands for: the leases (their
+    /// candidates are read first, so they see neither this round's enqueues nor what its
+    /// endings put back), then the enqueues (admitted against the capacity before the
+    /// endings), then the endings.
+    fn apply_in_one(self, inner: &Inner) {
+        let (ended, leased, enqueued) =
+            inner.end_lease_and_enqueue(&self.ends, self.leases, &self.enqueues);
+        for (r, result) in self.end_replies.into_iter().zip(ended) {
+            let _ = r.send(result);
+        }
+        for (r, result) in self.lease_replies.into_iter().zip(leased) {
+            let _ = r.send(result);
+        }
+        for (r, result) in self.enqueue_replies.into_iter().zip(enqueued) {
+            let _ = r.send(result);
         }
     }
 }

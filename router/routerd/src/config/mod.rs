@@ -210,7 +210,14 @@ pub struct QueueSection {
     /// backlog (the payloads themselves live on disk).
     #[serde(deserialize_with = "size::deserialize")]
     pub cache_size: u64,
+    /// How long the queue's writer may hold a small round open for more operations while the
+    /// router is busy (fewer, larger transactions; docs/queue.md §14). `0ms` turns it off.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub round_linger: Duration,
 }
+
+/// A linger above this would make every enqueue and lease wait noticeably.
+const MAX_ROUND_LINGER: Duration = Duration::from_millis(100);
 
 impl Default for QueueSection {
     fn default() -> Self {
@@ -221,6 +228,7 @@ impl Default for QueueSection {
             record_retention: Duration::from_secs(30 * 86400),
             purge_interval: Duration::from_secs(600),
             cache_size: 64 << 20,
+            round_linger: Duration::from_millis(1),
         }
     }
 }
@@ -523,6 +531,13 @@ impl Config {
                 self.queue.record_retention.as_secs()
             )));
         }
+        if self.queue.round_linger > MAX_ROUND_LINGER {
+            return Err(self.invalid(format!(
+                "queue.round_linger ({} ms) is above {} ms: every state change could wait that long",
+                self.queue.round_linger.as_millis(),
+                MAX_ROUND_LINGER.as_millis()
+            )));
+        }
         if self.public.client_auth != ClientAuth::None && self.public.client_ca.is_empty() {
             return Err(self.invalid(
                 "public.client_auth needs public.client_ca (the CAs client certificates chain to)",
@@ -719,6 +734,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("adapter 'http' needs `url`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_a_round_linger_above_100_ms_and_takes_one_below() {
+        let e = parse("[queue]\nround_linger = \"1s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("queue.round_linger (1000 ms) is above 100 ms"),
+            "{e}"
+        );
+        match parse("[queue]\nround_linger = \"0ms\"\n") {
+            Ok(c) => assert_eq!(c.queue.round_linger, Duration::ZERO),
+            Err(e) => panic!("{e}"),
+        }
+        match parse("") {
+            Ok(c) => assert_eq!(c.queue.round_linger, Duration::from_millis(1)),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     #[test]
