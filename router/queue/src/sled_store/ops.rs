@@ -158,9 +158,9 @@ impl Inner {
     }
 
     /// A small round in one transaction: its lease endings, its leases and its enqueues
-    /// (docs/queue.md §14). Each gets the answer of the serial order leases, enqueues,
-    /// endings: lease candidates are read before anything is written, enqueues are admitted
-    /// against the capacity before the endings free theirs.
+    /// (docs/queue.md §14). Lease candidates are read before anything is written, enqueues
+    /// are admitted against the capacity from before the endings, and a resubmission sees a
+    /// record as the round's endings left it: each answer is that of a serial order.
     pub(crate) fn end_lease_and_enqueue(
         &self,
         ends: &[(LeaseToken, EndFn)],

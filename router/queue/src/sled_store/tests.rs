@@ -859,6 +859,44 @@ async fn a_busy_writer_holds_a_small_round_open_for_an_operation_that_comes_with
 }
 
 #[tokio::test]
+async fn a_busy_writer_never_holds_open_a_round_without_an_enqueue() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let linger = Duration::from_secs(3);
+    let store = open_lingering(&dir, linger);
+    // Two enqueues that wait together make a round of two: the writer is busy now.
+    let held = Held::writer(&store);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let first = [1, 2].map(|n| {
+        let s = store.clone();
+        tokio::spawn(async move { s.enqueue(msg(n, "a", "x")).await })
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    held.release().await;
+    for f in first {
+        assert!(matches!(f.await, Ok(Ok(Enqueued::Accepted { .. }))));
+    }
+    // A delivery worker's lease and completion gate its next attempt: they never linger.
+    let started = std::time::Instant::now();
+    let leased = match store.lease("a", Timestamp(2_000), LEASE, 2).await {
+        Ok(l) if l.len() == 2 => l,
+        other => panic!("lease failed: {other:?}"),
+    };
+    for l in &leased {
+        let delivered = Completion::Delivered {
+            detail: "ok".into(),
+        };
+        assert!(
+            store
+                .complete(&l.lease, delivered, Timestamp(2_000))
+                .await
+                .is_ok()
+        );
+    }
+    assert!(started.elapsed() < linger, "took {:?}", started.elapsed());
+    consistent(&store).await;
+}
+
+#[tokio::test]
 async fn lease_one_takes_over_an_expired_lease_and_counts_both_attempts() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store = open(&dir);

@@ -6,8 +6,8 @@
 //! starts is applied as one transaction with all lease endings (complete, retry, kill,
 //! release) and all leases, then the other operations one by one in arrival order, then one
 //! transaction with all enqueues. A small round of only these three kinds is one transaction.
-//! Once the store is busy, a small round stays open for up to `round_linger` to take more
-//! operations. Each operation still gets its own answer, exactly as if it had run alone in
+//! Once the store is busy, a small round with an enqueue stays open for up to `round_linger`
+//! to take more operations. Each operation still gets its own answer, exactly as if it had run alone in
 //! some serial order. Reads do not come here, nor do the commits of `purge_finished` and of
 //! quarantine (see docs/queue.md §14).
 
@@ -114,7 +114,10 @@ fn run(inner: &Inner, rx: &Receiver<Job>, linger: Duration) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        if busy && !linger.is_zero() {
+        // Only a round with an enqueue lingers: an enqueue waits for a flush after its commit
+        // anyway, while a delivery worker's lease or completion gates its next attempt (a
+        // lingering drain of one destination ran at half its rate).
+        if busy && !linger.is_zero() && !round.enqueues.is_empty() {
             round.linger(rx, opened + linger);
         }
         busy = round.jobs() > 1;
@@ -257,10 +260,9 @@ impl Round {
         }
     }
 
-    /// A small mix in one transaction. The serial order it stands for: the leases (their
-    /// candidates are read first, so they see neither this round's enqueues nor what its
-    /// endings put back), then the enqueues (admitted against the capacity before the
-    /// endings), then the endings.
+    /// A small mix in one transaction. The leases come first (their candidates are read
+    /// first, so they see neither this round's enqueues nor what its endings put back); the
+    /// enqueues are admitted against the capacity from before the endings (docs/queue.md §14).
     fn apply_in_one(self, inner: &Inner) {
         let (ended, leased, enqueued) =
             inner.end_lease_and_enqueue(&self.ends, self.leases, &self.enqueues);
