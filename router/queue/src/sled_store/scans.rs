@@ -110,29 +110,8 @@ impl Inner {
         ends: &[(LeaseToken, EndFn)],
         leases: Vec<LeaseRequest>,
     ) -> (Vec<Answer<MessageRecord>>, Vec<Answer<Vec<Leased>>>) {
-        let plans = self.plan_leases(leases);
-        let ops = ends.len() + plans.iter().map(LeasePlan::ops).sum::<usize>();
-        let outcome = if ops == 0 {
-            Ok((Vec::new(), plans.iter().map(|_| Vec::new()).collect()))
-        } else {
-            self.commit_n(
-                |tx| {
-                    Ok((
-                        Self::end_leases_in_tx(tx, ends)?,
-                        self.leases_in_tx(tx, &plans)?,
-                    ))
-                },
-                ops,
-            )
-            .map(|(answers, _)| answers)
-        };
-        match outcome {
-            Ok((ended, leased)) => (ended, self.finish_leases(plans, Ok(leased))),
-            Err(e) => (
-                ends.iter().map(|_| Err(copy_error(&e))).collect(),
-                self.finish_leases(plans, Err(&e)),
-            ),
-        }
+        let (ended, leased, _) = self.end_lease_and_enqueue(ends, leases, &[]);
+        (ended, leased)
     }
 
     /// One lease on its own (a second lease for a destination in the same round): the same

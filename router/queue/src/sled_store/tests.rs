@@ -781,6 +781,33 @@ async fn a_small_round_of_an_ending_a_lease_and_an_enqueue_is_one_transaction_as
     consistent(&store).await;
 }
 
+/// Two enqueues that wait together make a round of two: the writer is busy afterwards.
+async fn make_busy(store: &SledStore, ids: [u128; 2]) {
+    let held = Held::writer(store);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let enqueues = ids.map(|n| {
+        let s = store.clone();
+        tokio::spawn(async move { s.enqueue(msg(n, "a", "x")).await })
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    held.release().await;
+    for e in enqueues {
+        assert!(matches!(e.await, Ok(Ok(Enqueued::Accepted { .. }))));
+    }
+}
+
+async fn deliver(store: &SledStore, lease: &LeaseToken) {
+    let delivered = Completion::Delivered {
+        detail: "ok".into(),
+    };
+    assert!(
+        store
+            .complete(lease, delivered, Timestamp(2_000))
+            .await
+            .is_ok()
+    );
+}
+
 fn open_lingering(dir: &tempfile::TempDir, linger: Duration) -> SledStore {
     let mut config = SledConfig::new(dir.path().join("q"), limits());
     config.round_linger = linger;
@@ -802,15 +829,7 @@ async fn a_lone_client_never_waits_for_a_round_to_fill() {
             Ok(l) if l.len() == 1 => l[0].lease.clone(),
             other => panic!("lease failed: {other:?}"),
         };
-        let delivered = Completion::Delivered {
-            detail: "ok".into(),
-        };
-        assert!(
-            store
-                .complete(&leased, delivered, Timestamp(2_000))
-                .await
-                .is_ok()
-        );
+        deliver(&store, &leased).await;
     }
     // One operation at a time never makes a round of two, so no round lingered: a single
     // lingering round would have taken the whole linger.
@@ -823,26 +842,14 @@ async fn a_busy_writer_holds_a_small_round_open_for_an_operation_that_comes_with
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let linger = Duration::from_millis(1_500);
     let store = open_lingering(&dir, linger);
-    // Two enqueues that wait together make a round of two: the writer is busy now.
-    let held = Held::writer(&store);
-    let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
-    pause(50).await;
-    let first = [1, 2].map(|n| {
-        let s = store.clone();
-        tokio::spawn(async move { s.enqueue(msg(n, "a", "x")).await })
-    });
-    pause(50).await;
-    held.release().await;
-    for f in first {
-        assert!(matches!(f.await, Ok(Ok(Enqueued::Accepted { .. }))));
-    }
+    make_busy(&store, [1, 2]).await;
     let before = store.stats().transactions_total;
     let started = std::time::Instant::now();
     let third = {
         let s = store.clone();
         tokio::spawn(async move { s.enqueue(msg(3, "a", "x")).await.map(|_| started.elapsed()) })
     };
-    pause(200).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let fourth = store.enqueue(msg(4, "a", "x")).await;
     assert!(matches!(fourth, Ok(Enqueued::Accepted { .. })));
     let waited = match third.await {
@@ -863,18 +870,7 @@ async fn a_busy_writer_never_holds_open_a_round_without_an_enqueue() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let linger = Duration::from_secs(3);
     let store = open_lingering(&dir, linger);
-    // Two enqueues that wait together make a round of two: the writer is busy now.
-    let held = Held::writer(&store);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let first = [1, 2].map(|n| {
-        let s = store.clone();
-        tokio::spawn(async move { s.enqueue(msg(n, "a", "x")).await })
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    held.release().await;
-    for f in first {
-        assert!(matches!(f.await, Ok(Ok(Enqueued::Accepted { .. }))));
-    }
+    make_busy(&store, [1, 2]).await;
     // A delivery worker's lease and completion gate its next attempt: they never linger.
     let started = std::time::Instant::now();
     let leased = match store.lease("a", Timestamp(2_000), LEASE, 2).await {
@@ -882,15 +878,7 @@ async fn a_busy_writer_never_holds_open_a_round_without_an_enqueue() {
         other => panic!("lease failed: {other:?}"),
     };
     for l in &leased {
-        let delivered = Completion::Delivered {
-            detail: "ok".into(),
-        };
-        assert!(
-            store
-                .complete(&l.lease, delivered, Timestamp(2_000))
-                .await
-                .is_ok()
-        );
+        deliver(&store, &l.lease).await;
     }
     assert!(started.elapsed() < linger, "took {:?}", started.elapsed());
     consistent(&store).await;
