@@ -21,7 +21,6 @@ use crate::api::{
     NewMessage, State, StoreError, Timestamp,
 };
 
-/// How a lease ends: the leased record's next form.
 /// The answers of a round committed in one transaction: endings, leases, enqueues.
 pub(crate) type RoundAnswers = (
     Vec<Result<MessageRecord, StoreError>>,
@@ -29,6 +28,7 @@ pub(crate) type RoundAnswers = (
     Vec<Result<Enqueued, StoreError>>,
 );
 
+/// How a lease ends: the leased record's next form.
 pub(crate) type EndFn = Box<dyn Fn(&Stored) -> Stored + Send>;
 
 /// The same failure for every operation of a failed batch (`StoreError` is not `Clone`).
@@ -158,9 +158,10 @@ impl Inner {
     }
 
     /// A round's lease endings, leases and enqueues in one transaction (without enqueues:
-    /// delivery's side of any round; with them: a small round, docs/queue.md §14). Lease candidates are read before anything is written, enqueues
-    /// are admitted against the capacity from before the endings, and a resubmission sees a
-    /// record as the round's endings left it: each answer is that of a serial order.
+    /// delivery's side of any round; with them: a small round, docs/queue.md §14). Lease
+    /// candidates are read before anything is written, enqueues are admitted against the
+    /// capacity from before the endings, and a resubmission sees a record as the round's
+    /// endings left it: each answer is that of a serial order.
     pub(crate) fn end_lease_and_enqueue(
         &self,
         ends: &[(LeaseToken, EndFn)],

@@ -592,6 +592,20 @@ async fn lease_one_takes_a_queued_message_and_refuses_a_delivered_one() {
     consistent(&store).await;
 }
 
+/// Completes `lease` as delivered, in a task of its own (so that it can wait in a round).
+fn spawn_deliver(
+    store: &SledStore,
+    lease: LeaseToken,
+) -> tokio::task::JoinHandle<Result<MessageRecord, StoreError>> {
+    let s = store.clone();
+    tokio::spawn(async move {
+        let delivered = Completion::Delivered {
+            detail: "ok".into(),
+        };
+        s.complete(&lease, delivered, Timestamp(2_000)).await
+    })
+}
+
 /// The writer thread, kept busy by a job that waits until released: operations sent
 /// meanwhile wait together and form one round.
 struct Held {
@@ -696,15 +710,7 @@ async fn a_rounds_endings_and_leases_share_one_transaction_and_every_answer_is_a
         tokio::spawn(async move { s.enqueue(msg(7, "d", "y")).await })
     };
     pause().await;
-    let done = {
-        let s = store.clone();
-        tokio::spawn(async move {
-            let delivered = Completion::Delivered {
-                detail: "ok".into(),
-            };
-            s.complete(&delivering, delivered, Timestamp(2_000)).await
-        })
-    };
+    let done = spawn_deliver(&store, delivering);
     pause().await;
     held.release().await;
     let got = |r: Result<Result<Vec<Leased>, StoreError>, tokio::task::JoinError>| match r {
@@ -750,15 +756,7 @@ async fn a_small_round_of_an_ending_a_lease_and_an_enqueue_is_one_transaction_as
         tokio::spawn(async move { s.lease("a", Timestamp(2_000), LEASE, 5).await })
     };
     pause().await;
-    let done = {
-        let s = store.clone();
-        tokio::spawn(async move {
-            let delivered = Completion::Delivered {
-                detail: "ok".into(),
-            };
-            s.complete(&delivering, delivered, Timestamp(2_000)).await
-        })
-    };
+    let done = spawn_deliver(&store, delivering);
     pause().await;
     held.release().await;
     // The lease does not see the enqueue that arrived before it: in this round's serial order

@@ -7,9 +7,9 @@
 //! release) and all leases, then the other operations one by one in arrival order, then one
 //! transaction with all enqueues. A small round of only these three kinds is one transaction.
 //! Once the store is busy, a small round with an enqueue stays open for up to `round_linger`
-//! to take more operations. Each operation still gets its own answer, exactly as if it had run alone in
-//! some serial order. Reads do not come here, nor do the commits of `purge_finished` and of
-//! quarantine (see docs/queue.md §14).
+//! to take more operations. Each operation still gets its own answer, exactly as if it had
+//! run alone in some serial order. Reads do not come here, nor do the commits of
+//! `purge_finished` and of quarantine (see docs/queue.md §14).
 
 use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -131,7 +131,8 @@ fn run(inner: &Inner, rx: &Receiver<Job>, linger: Duration) {
 /// transaction costs a log-buffer write of its own (and wakes sled's IO threads), so the
 /// round merges: delivery's side (lease endings, then leases) in one transaction, answered
 /// before anything else, then the other jobs, then all enqueues in one transaction. Workers
-/// never wait for a batch of enqueues, and enqueues see the capacity the endings freed.
+/// never wait for a batch of enqueues, and enqueues see the capacity the endings freed. A
+/// small round of endings, leases and enqueues alone is one transaction (`apply_in_one`).
 #[derive(Default)]
 struct Round {
     ends: Vec<(LeaseToken, EndFn)>,
