@@ -36,6 +36,7 @@ pub struct Metrics {
     pub queue_pending_bytes: IntGaugeVec,
     pub queue_free_disk_bytes: IntGauge,
     pub delivery_attempts: IntCounterVec,
+    pub delivery_leases: IntCounterVec,
     pub delivery_failures: IntCounterVec,
     pub delivery_duration: HistogramVec,
     pub delivery_end_to_end: HistogramVec,
@@ -176,6 +177,12 @@ impl Metrics {
                 &r,
                 "xoev_router_delivery_attempts_total",
                 "Finished delivery attempts by destination and outcome (delivered, forwarded, retry, dead, released).",
+                &["destination", "outcome"],
+            ),
+            delivery_leases: counter_vec(
+                &r,
+                "xoev_router_delivery_leases_total",
+                "Lease requests of the delivery workers by destination and outcome (taken: at least one message, empty).",
                 &["destination", "outcome"],
             ),
             delivery_failures: counter_vec(

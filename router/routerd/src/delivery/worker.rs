@@ -51,6 +51,13 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
     // Whether the last lease got every message it asked for: then a backlog is waiting and
     // pacing would only slow the drain.
     let mut backlog = false;
+    // Whether a lease may find something. An enqueue's notification, the poll timer (due
+    // retries, expired leases, a breaker ready to probe) and a lease that got all it asked
+    // for set it; a lease that got less clears it. A finished attempt alone brings no new
+    // message, so it does not send the worker to lease: an empty lease still costs a round
+    // of the queue's writer and two index scans.
+    let mut maybe_work = true;
+    let mut next_poll = Instant::now() + IDLE_POLL;
     loop {
         while attempts.try_join_next().is_some() {}
         if *shutdown.borrow() {
@@ -64,19 +71,26 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
         };
         // Ask the breaker only when an attempt could start: a probe it hands out must be used
         // or given back, or the breaker stays half-open for good.
-        let (allowed, probe) = admission(&ctx.breaker, free, Instant::now());
+        let (allowed, probe) = if maybe_work {
+            admission(&ctx.breaker, free, Instant::now())
+        } else {
+            (0, false)
+        };
         ctx.metrics
             .delivery_circuit_open
             .with_label_values(&[&ctx.destination])
             .set(i64::from(ctx.breaker.is_open()));
         if allowed > 0 {
+            next_poll = Instant::now() + IDLE_POLL;
             match ctx
                 .store
                 .lease(&ctx.destination, Timestamp::now(), lease_for, allowed)
                 .await
             {
                 Ok(batch) if !batch.is_empty() => {
+                    count_lease(&ctx, "taken");
                     backlog = batch.len() >= allowed;
+                    maybe_work = backlog;
                     for leased in batch {
                         lock(&inflight).insert(leased.lease.id, leased.lease.clone());
                         attempts.spawn(attempt(ctx.clone(), leased, inflight.clone(), probe));
@@ -84,7 +98,9 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
                     continue;
                 }
                 Ok(_) => {
+                    count_lease(&ctx, "empty");
                     backlog = false;
+                    maybe_work = false;
                     if probe {
                         ctx.breaker.on_abandoned();
                     }
@@ -99,15 +115,18 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
             }
         }
         tokio::select! {
-            _ = ctx.notify.notified() => {}
+            _ = ctx.notify.notified() => maybe_work = true,
             Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
-            _ = tokio::time::sleep(IDLE_POLL) => {}
+            _ = tokio::time::sleep_until(next_poll.into()) => {
+                maybe_work = true;
+                next_poll = Instant::now() + IDLE_POLL;
+            }
             _ = shutdown.changed() => {}
         }
         // While attempts are running and the queue has caught up, lease at most every
         // LEASE_PACE: under load one lease then takes what accumulated instead of one message
         // per accepted message. With a backlog, lease as soon as slots are free.
-        if !attempts.is_empty() && !backlog {
+        if maybe_work && !attempts.is_empty() && !backlog {
             tokio::select! {
                 _ = tokio::time::sleep(LEASE_PACE) => {}
                 _ = shutdown.changed() => {}
@@ -147,6 +166,13 @@ fn admission(breaker: &Breaker, free: usize, now: Instant) -> (usize, bool) {
         Admit::Probe => (1, true),
         Admit::Wait(_) => (0, false),
     }
+}
+
+fn count_lease(ctx: &WorkerCtx, outcome: &str) {
+    ctx.metrics
+        .delivery_leases
+        .with_label_values(&[&ctx.destination, outcome])
+        .inc();
 }
 
 fn lock(m: &InFlight) -> std::sync::MutexGuard<'_, HashMap<Uuid, LeaseToken>> {

@@ -207,6 +207,54 @@ async fn resubmitting_the_same_message_returns_the_original_answer_and_delivers_
     w.router.stop().await;
 }
 
+/// The value of one sample of `metric` with exactly these labels, or 0 if there is none yet.
+fn sample(metrics: &str, metric_and_labels: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(metric_and_labels)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_leases_once_per_message_when_messages_come_one_by_one() {
+    // A finished attempt used to send the worker straight back to the queue, and so did a
+    // lease that took one message: two empty leases per message, each a round of the
+    // queue's writer. Only new messages and the 200 ms poll may make it lease now.
+    let w = world().await;
+    let n = 20;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        let id = new_id();
+        post_accepted(
+            &w.client,
+            &w.router,
+            w.pki.sign(&message(&id, "ags:08111000", "psw:01003110")),
+        )
+        .await;
+        wait_delivered(&w.client, &w.router, &id).await;
+    }
+    let elapsed = started.elapsed();
+    let m = w.client.get(&w.router.admin_url("/metrics")).await;
+    let text = String::from_utf8_lossy(&m.body);
+    let taken = sample(
+        &text,
+        "xoev_router_delivery_leases_total{destination=\"bw\",outcome=\"taken\"}",
+    );
+    let empty = sample(
+        &text,
+        "xoev_router_delivery_leases_total{destination=\"bw\",outcome=\"empty\"}",
+    );
+    assert_eq!(taken, n, "each message needs exactly one lease:\n{text}");
+    // One poll per 200 ms at most, and a few notifications that find their message already
+    // taken by a poll.
+    let polls = elapsed.as_millis() as u64 / 200 + 1;
+    assert!(
+        empty <= polls + 3,
+        "{empty} empty leases for {n} messages in {elapsed:?} (at most {polls} polls)"
+    );
+    w.router.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_a_failing_authority_and_delivers_after_it_recovers() {
     let w = world().await;
