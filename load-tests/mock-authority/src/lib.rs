@@ -43,6 +43,8 @@ pub enum Mode {
     },
     /// Never answer (the router's timeout must fire).
     Hang,
+    /// Accept like `Accept`, but answer only after this delay (a slow back-end).
+    Slow(Duration),
     /// Answer like a router's ingress (202 with `{id, state, destination, duplicate}`), to test
     /// the peer adapter against the protocol.
     AcceptAsRouter,
@@ -74,6 +76,9 @@ pub struct Inbox {
     state: Arc<Mutex<State>>,
     mode: Arc<Mutex<Mode>>,
     requests: Arc<AtomicU64>,
+    /// Requests being handled now, and the most there ever were at once.
+    in_flight: Arc<AtomicU64>,
+    max_in_flight: Arc<AtomicU64>,
     /// Keep bodies in memory (tests) or only their SHA-256 (long load tests).
     keep_bodies: bool,
     /// Keep the per-delivery log (`log`, `get`); off in counting mode.
@@ -87,6 +92,8 @@ impl Inbox {
             state: Arc::default(),
             mode: Arc::new(Mutex::new(Mode::Accept)),
             requests: Arc::default(),
+            in_flight: Arc::default(),
+            max_in_flight: Arc::default(),
             keep_bodies,
             keep_log: true,
         }
@@ -123,6 +130,11 @@ impl Inbox {
     /// Requests seen, including failed and hung ones.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The most POST requests that were ever being handled at the same time.
+    pub fn max_in_flight(&self) -> u64 {
+        self.max_in_flight.load(Ordering::Relaxed)
     }
 
     /// Distinct message ids delivered (answered 2xx).
@@ -388,6 +400,23 @@ async fn serve(
     conns.shutdown().await;
 }
 
+/// Counts a request as in flight until dropped (also when the connection goes away).
+struct InFlight(Arc<AtomicU64>);
+
+impl InFlight {
+    fn enter(inbox: &Inbox) -> InFlight {
+        let now = inbox.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        inbox.max_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight(inbox.in_flight.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn handle(
     inbox: Inbox,
     req: Request<Incoming>,
@@ -409,6 +438,7 @@ async fn handle(
         return reply(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
     }
     inbox.requests.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight::enter(&inbox);
     let headers = req.headers().clone();
     let path = req.uri().path().to_owned();
     let body = match req.into_body().collect().await {
@@ -418,6 +448,7 @@ async fn handle(
     let mode = inbox.mode();
     match mode {
         Mode::Accept | Mode::AcceptAsRouter => {}
+        Mode::Slow(delay) => tokio::time::sleep(delay).await,
         Mode::Fail {
             status,
             retry_after,

@@ -256,6 +256,39 @@ async fn a_worker_leases_once_per_message_when_messages_come_one_by_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_never_has_more_requests_in_flight_than_its_concurrency() {
+    // A slot is given back when the authority answers, before the store records the result;
+    // the authority must still never see more than `concurrency` requests at once.
+    let slow = MockAuthority::start().await.unwrap();
+    slow.inbox
+        .set_mode(xoev_mock_authority::Mode::Slow(Duration::from_millis(150)));
+    let w = world_with(&format!(
+        "[[destinations]]\nid = \"slow\"\nadapter = \"http\"\nurl = \"{}\"\nconcurrency = 3\n[[routes]]\nleser = \"ags:07*\"\ndestination = \"slow\"\n",
+        slow.url()
+    ))
+    .await;
+    let n = 12;
+    let signed: Vec<_> = (0..n)
+        .map(|_| {
+            w.pki
+                .sign(&message(&new_id(), "ags:07111000", "psw:01003110"))
+        })
+        .collect();
+    for body in signed {
+        post_accepted(&w.client, &w.router, body).await;
+    }
+    assert!(
+        slow.inbox.wait_for(n, Duration::from_secs(20)).await,
+        "delivered {} of {n}",
+        slow.inbox.distinct()
+    );
+    let max = slow.inbox.max_in_flight();
+    assert!(max <= 3, "{max} requests at once, concurrency is 3");
+    assert!(max >= 2, "the slots were used: at most {max} at once");
+    w.router.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_a_failing_authority_and_delivers_after_it_recovers() {
     let w = world().await;
     w.bw.inbox.set_mode(xoev_mock_authority::Mode::Fail {
