@@ -4,7 +4,7 @@
 //! The worker owns retries and timeouts; the adapter only delivers. A slow or dead destination
 //! only ever occupies its own worker, so other destinations keep flowing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,11 @@ const LEASE_PACE: Duration = Duration::from_millis(5);
 /// Attempts a worker keeps at most, per slot: those whose answer came but whose result the
 /// store has not recorded yet hold a lease but no slot; this bounds them when the store is slow.
 const UNSETTLED_PER_SLOT: usize = 4;
+
+/// Messages a worker holds leased per slot before their request starts or ends: the next
+/// batch is leased while the current one is being delivered, so a slot that frees never
+/// waits for a round trip through the store.
+const LEASED_AHEAD_PER_SLOT: usize = 2;
 
 pub struct WorkerCtx {
     pub destination: String,
@@ -57,8 +62,14 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(ctx.concurrency));
     let slot_freed = Arc::new(Notify::new());
     let max_attempts = ctx.concurrency * UNSETTLED_PER_SLOT;
-    // Leases outlive the attempt deadline, so an expired lease really means a dead worker.
-    let lease_for = ctx.timeout + Duration::from_secs(30);
+    let max_assigned = ctx.concurrency * LEASED_AHEAD_PER_SLOT;
+    // Messages leased ahead, in lease order (first attempts in acceptance order), each with
+    // whether it is the breaker's probe. Started here, in this order, as slots free up.
+    let mut ahead: VecDeque<(Leased, bool)> = VecDeque::new();
+    // Leases outlive the attempt deadline, so an expired lease really means a dead worker. A
+    // message leased ahead may first wait up to one deadline for its slot: the ones before it
+    // are at most `concurrency`, and a slot frees within one deadline.
+    let lease_for = ctx.timeout * 2 + Duration::from_secs(30);
     // Whether the last lease got every message it asked for: then a backlog is waiting and
     // pacing would only slow the drain.
     let mut backlog = false;
@@ -74,11 +85,23 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             break;
         }
-        // Lease in batches: waiting until half the slots are free (or none is busy) lets one
-        // lease transaction carry several messages instead of one per finished attempt.
-        let idle = slots.available_permits();
-        let free = match idle.min(max_attempts.saturating_sub(attempts.len())) {
-            f if idle == ctx.concurrency || f * 2 >= ctx.concurrency => f,
+        start_leased_ahead(
+            &ctx,
+            &mut ahead,
+            &slots,
+            &slot_freed,
+            &inflight,
+            &mut attempts,
+        );
+        // Lease in batches: waiting until room for half the slots' worth (or nothing is
+        // assigned) lets one lease transaction carry several messages instead of one per
+        // finished attempt.
+        let assigned = ahead.len() + ctx.concurrency - slots.available_permits();
+        let room = max_assigned
+            .saturating_sub(assigned)
+            .min(max_attempts.saturating_sub(attempts.len()));
+        let free = match room {
+            f if assigned == 0 || f * 2 >= ctx.concurrency => f,
             _ => 0,
         };
         // Ask the breaker only when an attempt could start: a probe it hands out must be used
@@ -105,13 +128,7 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
                     maybe_work = backlog;
                     for leased in batch {
                         lock(&inflight).insert(leased.lease.id, leased.lease.clone());
-                        // Never waits: at most `free` messages were leased, and only this
-                        // loop takes slots.
-                        let slot = Slot {
-                            permit: slots.clone().acquire_owned().await.ok(),
-                            freed: slot_freed.clone(),
-                        };
-                        attempts.spawn(attempt(ctx.clone(), leased, inflight.clone(), probe, slot));
+                        ahead.push_back((leased, probe));
                     }
                     continue;
                 }
@@ -152,7 +169,12 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
             }
         }
     }
-    // Shutdown: let attempts finish within the drain time, then give the rest back.
+    // Shutdown: let attempts finish within the drain time, then give the rest back (the
+    // messages leased ahead among them: they are in `inflight`).
+    if ahead.iter().any(|(_, probe)| *probe) {
+        ctx.breaker.on_abandoned();
+    }
+    ahead.clear();
     let drained = tokio::time::timeout(ctx.drain_timeout, async {
         while attempts.join_next().await.is_some() {}
     })
@@ -187,7 +209,45 @@ fn admission(breaker: &Breaker, free: usize, now: Instant) -> (usize, bool) {
     }
 }
 
-/// A request slot at the destination; `release` gives it back and wakes the worker.
+/// Starts messages leased ahead, oldest first, while slots are free. One whose destination's
+/// circuit opened while it waited (the breaker hears each verdict before the slot frees) goes
+/// back to the queue without counting an attempt; the breaker's probe always starts.
+fn start_leased_ahead(
+    ctx: &Arc<WorkerCtx>,
+    ahead: &mut VecDeque<(Leased, bool)>,
+    slots: &Arc<Semaphore>,
+    slot_freed: &Arc<Notify>,
+    inflight: &InFlight,
+    attempts: &mut JoinSet<()>,
+) {
+    while !ahead.is_empty() {
+        if ctx.breaker.is_open() {
+            let probe_at = ahead.iter().position(|(_, probe)| *probe);
+            for (i, (leased, _)) in std::mem::take(ahead).into_iter().enumerate() {
+                if Some(i) == probe_at {
+                    ahead.push_back((leased, true));
+                } else {
+                    let (ctx, inflight) = (ctx.clone(), inflight.clone());
+                    attempts.spawn(async move { give_back(&ctx, &leased.lease, &inflight).await });
+                }
+            }
+            if ahead.is_empty() {
+                return;
+            }
+        }
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            return;
+        };
+        let (leased, probe) = ahead.pop_front().expect("not empty");
+        let slot = Slot {
+            permit: Some(permit),
+            freed: slot_freed.clone(),
+        };
+        attempts.spawn(attempt(ctx.clone(), leased, inflight.clone(), probe, slot));
+    }
+}
+
+/// A request slot at the destination; `release` (or drop) gives it back and wakes the worker.
 struct Slot {
     permit: Option<OwnedSemaphorePermit>,
     freed: Arc<Notify>,
@@ -199,6 +259,26 @@ impl Slot {
             self.freed.notify_one();
         }
     }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Returns a leased message to the queue unattempted.
+async fn give_back(ctx: &WorkerCtx, lease: &LeaseToken, inflight: &InFlight) {
+    // Removed from `inflight` only afterwards: if shutdown aborts this task first, the
+    // worker's own release at the end still gives the lease back.
+    if let Err(e) = ctx.store.release(lease, Timestamp::now()).await {
+        tracing::warn!(id = %lease.id, error = %e, "could not give a lease back; it expires instead");
+    }
+    lock(inflight).remove(&lease.id);
+    ctx.metrics
+        .delivery_attempts
+        .with_label_values(&[&ctx.destination, "released"])
+        .inc();
 }
 
 fn count_lease(ctx: &WorkerCtx, outcome: &str) {
@@ -254,6 +334,13 @@ async fn attempt(
             format!("no answer within {} ms", ctx.timeout.as_millis()),
         )),
     };
+    // The breaker hears the verdict before the slot frees, so a message waiting for the slot
+    // sees a circuit this attempt opened.
+    match &result {
+        Ok(_) => ctx.breaker.on_success(),
+        Err(e) if matches!(e.retry, Retry::Permanent) => ctx.breaker.on_success(),
+        Err(_) => ctx.breaker.on_failure(Instant::now()),
+    }
     // The destination is done with this message: its slot may take the next one while the
     // store records the result.
     slot.release();
@@ -266,7 +353,6 @@ async fn attempt(
     let now = Timestamp::now();
     let settled = match result {
         Ok(done) => {
-            ctx.breaker.on_success();
             let (completion, outcome) = match done {
                 Delivered::Delivered { detail } => (Completion::Delivered { detail }, "delivered"),
                 Delivered::Forwarded { detail, receipt } => {
@@ -294,7 +380,6 @@ async fn attempt(
                 .inc();
             match err.retry {
                 Retry::Permanent => {
-                    ctx.breaker.on_success();
                     tracing::warn!(id = %record.id, destination = dest, error = %err, "permanent delivery failure");
                     ctx.metrics
                         .delivery_attempts
@@ -306,7 +391,6 @@ async fn attempt(
                         .map(|_| ())
                 }
                 Retry::Retryable { after } => {
-                    ctx.breaker.on_failure(Instant::now());
                     let decision = retry::decide(
                         &ctx.retry,
                         record.attempts,

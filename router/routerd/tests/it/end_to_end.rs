@@ -289,6 +289,70 @@ async fn a_destination_never_has_more_requests_in_flight_than_its_concurrency() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_leased_ahead_goes_back_unattempted_when_the_attempt_before_it_opens_the_circuit()
+{
+    // With one slot, the second message is leased while the first is in flight and waits for
+    // the slot. The first times out and opens the circuit; the second must not be sent to a
+    // destination known to be down, nor lose one of its attempts.
+    let down = MockAuthority::start().await.unwrap();
+    down.inbox.set_mode(xoev_mock_authority::Mode::Hang);
+    let w = world_with(&format!(
+        "[delivery.breaker]\nfailure_threshold = 1\nopen_for = \"30s\"\nmax_open_for = \"30s\"\n[[destinations]]\nid = \"down\"\nadapter = \"http\"\nurl = \"{}\"\nconcurrency = 1\ntimeout = \"800ms\"\n[[routes]]\nleser = \"ags:07*\"\ndestination = \"down\"\n",
+        down.url()
+    ))
+    .await;
+    let first = new_id();
+    let second = new_id();
+    let signed: Vec<_> = [&first, &second]
+        .iter()
+        .map(|id| w.pki.sign(&message(id, "ags:07111000", "psw:01003110")))
+        .collect();
+    for body in signed {
+        post_accepted(&w.client, &w.router, body).await;
+    }
+    // The first attempt times out after 800 ms and is scheduled for a retry.
+    poll_status(
+        &w.client,
+        &w.router,
+        &first,
+        Duration::from_secs(10),
+        "one failed attempt",
+        |v| v["attempts"] == 1 && v["state"] == "queued",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let v = poll_status(
+        &w.client,
+        &w.router,
+        &second,
+        Duration::from_secs(10),
+        "queued",
+        |v| v["state"] == "queued",
+    )
+    .await;
+    assert_eq!(
+        v["attempts"], 0,
+        "the second message was not attempted: {v}"
+    );
+    let events: Vec<&str> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert!(
+        events.contains(&"released"),
+        "it was leased ahead and given back: {v}"
+    );
+    assert_eq!(
+        down.inbox.requests(),
+        1,
+        "only the first reached the destination"
+    );
+    w.router.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_a_failing_authority_and_delivers_after_it_recovers() {
     let w = world().await;
     w.bw.inbox.set_mode(xoev_mock_authority::Mode::Fail {
