@@ -104,8 +104,8 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
             f if assigned == 0 || f * 2 >= ctx.concurrency => f,
             _ => 0,
         };
-        // Ask the breaker only when an attempt could start: a probe it hands out must be used
-        // or given back, or the breaker stays half-open for good.
+        // Ask the breaker only when a lease will follow: a probe it hands out must be used or
+        // given back, or the breaker stays half-open for good.
         let (allowed, probe) = if maybe_work {
             admission(&ctx.breaker, free, Instant::now())
         } else {
@@ -195,8 +195,8 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// How many attempts may start with `free` slots, and whether the one attempt is a probe.
-/// The breaker is consulted only when a slot is free: a probe it hands out must be used or
+/// How many messages may be leased with room for `free`, and whether the one is a probe.
+/// The breaker is consulted only when there is room: a probe it hands out must be used or
 /// given back, or the breaker stays half-open for good.
 fn admission(breaker: &Breaker, free: usize, now: Instant) -> (usize, bool) {
     if free == 0 {
