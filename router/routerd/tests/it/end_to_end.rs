@@ -172,13 +172,11 @@ async fn delivers_each_message_byte_identical_to_the_authority_its_reader_routes
         );
         let v = wait_delivered(&w.client, &w.router, id).await;
         assert_eq!(v["traffic_light"], "green");
-        let events: Vec<&str> = v["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["event"].as_str().unwrap())
-            .collect();
-        assert_eq!(events, ["accepted", "attempt-started", "delivered"], "{v}");
+        assert_eq!(
+            history_events(&v),
+            ["accepted", "attempt-started", "delivered"],
+            "{v}"
+        );
     }
     w.router.stop().await;
 }
@@ -334,14 +332,8 @@ async fn a_message_leased_ahead_goes_back_unattempted_when_the_attempt_before_it
         v["attempts"], 0,
         "the second message was not attempted: {v}"
     );
-    let events: Vec<&str> = v["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["event"].as_str())
-        .collect();
     assert!(
-        events.contains(&"released"),
+        history_events(&v).contains(&"released"),
         "it was leased ahead and given back: {v}"
     );
     assert_eq!(

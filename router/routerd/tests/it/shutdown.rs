@@ -120,12 +120,7 @@ destination = "bw"
             tokio::time::sleep(Duration::from_millis(25)).await;
         };
         assert_eq!(status["state"], "delivered", "{status}");
-        let events: Vec<&str> = status["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["event"].as_str().unwrap())
-            .collect();
+        let events = history_events(&status);
         assert!(
             events.contains(&"released"),
             "{id} was given back at shutdown: {events:?}"

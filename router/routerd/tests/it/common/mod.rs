@@ -344,6 +344,14 @@ pub async fn wait_state(
     .await
 }
 
+/// The event names of a status answer's history, oldest first.
+pub fn history_events(status: &Value) -> Vec<&str> {
+    status["history"]
+        .as_array()
+        .map(|h| h.iter().filter_map(|e| e["event"].as_str()).collect())
+        .unwrap_or_default()
+}
+
 /// `wait_state` for `delivered` with the usual 10 s.
 pub async fn wait_delivered(client: &TestClient, router: &TestRouter, id: &str) -> Value {
     wait_state(client, router, id, "delivered", Duration::from_secs(10)).await
