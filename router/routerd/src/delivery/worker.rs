@@ -61,7 +61,7 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
     // per round trip through the store (about 590/s at 8 in round 15's flat-out runs).
     let slots = Arc::new(Semaphore::new(ctx.concurrency));
     let slot_freed = Arc::new(Notify::new());
-    let max_attempts = ctx.concurrency * UNSETTLED_PER_SLOT;
+    let max_tasks = ctx.concurrency * UNSETTLED_PER_SLOT;
     let max_assigned = ctx.concurrency * LEASED_AHEAD_PER_SLOT;
     // Messages leased ahead, in lease order (first attempts in acceptance order), each with
     // whether it is the breaker's probe. Started here, in this order, as slots free up.
@@ -99,7 +99,7 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
         let assigned = ahead.len() + ctx.concurrency - slots.available_permits();
         let room = max_assigned
             .saturating_sub(assigned)
-            .min(max_attempts.saturating_sub(attempts.len()));
+            .min(max_tasks.saturating_sub(attempts.len()));
         let free = match room {
             f if assigned == 0 || f * 2 >= ctx.concurrency => f,
             _ => 0,
