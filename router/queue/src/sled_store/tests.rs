@@ -593,6 +593,23 @@ async fn lease_one_takes_a_queued_message_and_refuses_a_delivered_one() {
 }
 
 /// Completes `lease` as delivered, in a task of its own (so that it can wait in a round).
+/// Leases the one queued message of `dest` and returns its token.
+async fn lease_only(store: &SledStore, dest: &str) -> LeaseToken {
+    match store.lease(dest, Timestamp(1_500), LEASE, 1).await {
+        Ok(l) if l.len() == 1 => l[0].lease.clone(),
+        other => panic!("lease of {dest} failed: {other:?}"),
+    }
+}
+
+/// Enqueues `m` on a task of its own, so it can wait for the writer beside other callers.
+fn spawn_enqueue(
+    store: &SledStore,
+    m: NewMessage,
+) -> tokio::task::JoinHandle<Result<Enqueued, StoreError>> {
+    let s = store.clone();
+    tokio::spawn(async move { s.enqueue(m).await })
+}
+
 fn spawn_deliver(
     store: &SledStore,
     lease: LeaseToken,
@@ -683,10 +700,7 @@ async fn a_rounds_endings_and_leases_share_one_transaction_and_every_answer_is_a
     ] {
         accept(&store, msg(n, dest, "x")).await;
     }
-    let delivering = match store.lease("e", Timestamp(1_500), LEASE, 1).await {
-        Ok(l) if l.len() == 1 => l[0].lease.clone(),
-        other => panic!("lease of e failed: {other:?}"),
-    };
+    let delivering = lease_only(&store, "e").await;
     let before = store.stats().transactions_total;
     // Hold the writer, so that everything below waits together and forms one round.
     let held = Held::writer(&store);
@@ -705,10 +719,7 @@ async fn a_rounds_endings_and_leases_share_one_transaction_and_every_answer_is_a
     // A second lease for a destination of the round runs on its own, after the first.
     let a_again = lease("a", 5);
     pause().await;
-    let d = {
-        let s = store.clone();
-        tokio::spawn(async move { s.enqueue(msg(7, "d", "y")).await })
-    };
+    let d = spawn_enqueue(&store, msg(7, "d", "y"));
     pause().await;
     let done = spawn_deliver(&store, delivering);
     pause().await;
@@ -738,18 +749,12 @@ async fn a_small_round_of_an_ending_a_lease_and_an_enqueue_is_one_transaction_as
     for (n, dest) in [(1, "a"), (2, "a"), (8, "e")] {
         accept(&store, msg(n, dest, "x")).await;
     }
-    let delivering = match store.lease("e", Timestamp(1_500), LEASE, 1).await {
-        Ok(l) if l.len() == 1 => l[0].lease.clone(),
-        other => panic!("lease of e failed: {other:?}"),
-    };
+    let delivering = lease_only(&store, "e").await;
     let before = store.stats().transactions_total;
     let held = Held::writer(&store);
     let pause = || tokio::time::sleep(Duration::from_millis(50));
     pause().await;
-    let enqueue = {
-        let s = store.clone();
-        tokio::spawn(async move { s.enqueue(msg(7, "a", "y")).await })
-    };
+    let enqueue = spawn_enqueue(&store, msg(7, "a", "y"));
     pause().await;
     let lease = {
         let s = store.clone();
