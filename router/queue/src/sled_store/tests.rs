@@ -832,10 +832,7 @@ async fn a_lone_client_never_waits_for_a_round_to_fill() {
     let started = std::time::Instant::now();
     for n in 1..=10 {
         accept(&store, msg(n, "a", "x")).await;
-        let leased = match store.lease("a", Timestamp(2_000), LEASE, 1).await {
-            Ok(l) if l.len() == 1 => l[0].lease.clone(),
-            other => panic!("lease failed: {other:?}"),
-        };
+        let leased = lease_only(&store, "a").await;
         deliver(&store, &leased).await;
     }
     // One operation at a time never makes a round of two, so no round lingered: a single
