@@ -418,6 +418,10 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Engine health and counters for metrics.
     fn stats(&self) -> StoreStats;
 
+    /// Why the store refuses every write until it is reopened (a flush or sync failed,
+    /// docs/queue.md §5.6), or `None` while it works.
+    fn failure(&self) -> Option<String>;
+
     /// Stops the flusher after a final flush. Later calls fail with `Closed`.
     fn close(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

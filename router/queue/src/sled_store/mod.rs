@@ -114,6 +114,18 @@ pub(crate) struct Inner {
     open_report: OpenReport,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // sled 0.34's `Log::drop` unwraps an `fsync` of its log file: on the disk whose sync
+        // just failed (§5.6) that panics, and the router would die with a backtrace instead
+        // of its one-line error. A failed store is never used again: leave sled's handles
+        // undropped (a leak until the process ends, no IO).
+        if self.flusher.failure().is_some() {
+            std::mem::forget(self.trees.db.clone());
+        }
+    }
+}
+
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SledStore").finish_non_exhaustive()
@@ -665,6 +677,10 @@ impl MessageStore for SledStore {
             disk_bytes: self.inner.trees.db.size_on_disk().unwrap_or(0),
             free_disk_bytes: self.inner.disk.free_bytes().unwrap_or(0),
         }
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.inner.flusher.failure().map(|m| m.to_string())
     }
 
     async fn close(&self) -> Result<(), StoreError> {
