@@ -35,6 +35,7 @@ pub struct Metrics {
     pub queue_depth: IntGaugeVec,
     pub queue_pending_bytes: IntGaugeVec,
     pub queue_free_disk_bytes: IntGauge,
+    pub queue_failed: IntGauge,
     pub delivery_attempts: IntCounterVec,
     pub delivery_leases: IntCounterVec,
     pub delivery_failures: IntCounterVec,
@@ -168,6 +169,15 @@ impl Metrics {
                 let g = IntGauge::new(
                     "xoev_router_queue_free_disk_bytes",
                     "Free space on the file system of the queue.",
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            queue_failed: {
+                let g = IntGauge::new(
+                    "xoev_router_queue_failed",
+                    "1 once a flush or sync of the queue failed: every message is refused until the router is restarted.",
                 )
                 .expect("valid metric");
                 r.register(Box::new(g.clone())).expect("unique metric");

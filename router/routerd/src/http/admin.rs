@@ -108,6 +108,7 @@ fn metrics(app: &App) -> Resp {
     }
     let stats = app.store.stats();
     m.queue_free_disk_bytes.set(stats.free_disk_bytes as i64);
+    m.queue_failed.set(i64::from(app.store.failure().is_some()));
     // A counter mirrored from the store at scrape time: only ever moves forward.
     m.queue_transactions.inc_by(
         stats
@@ -122,7 +123,15 @@ fn metrics(app: &App) -> Resp {
 }
 
 fn readyz(app: &App) -> Resp {
-    if app.ready.load(Ordering::SeqCst) {
+    // A failed store refuses every message until a restart: take the router out of rotation.
+    if let Some(why) = app.store.failure() {
+        response::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: the queue failed and refuses every message until the router is restarted: {why}\n"
+            ),
+        )
+    } else if app.ready.load(Ordering::SeqCst) {
         response::text(StatusCode::OK, "ready\n")
     } else {
         response::text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
