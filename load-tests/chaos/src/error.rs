@@ -58,6 +58,9 @@ pub enum ChaosError {
         status: String,
         log: PathBuf,
     },
+    /// The power-cut file system could not be mounted or unmounted.
+    #[error("power-cut file system at {path}: {reason}")]
+    Mount { path: PathBuf, reason: String },
     /// A graceful stop (SIGTERM) did not end the process cleanly.
     #[error("router did not stop cleanly on SIGTERM: {0}")]
     Stop(String),

@@ -23,6 +23,7 @@ pub mod error;
 pub mod ledger;
 pub mod load;
 pub mod locate;
+pub mod powercut;
 pub mod proc_status;
 pub mod report;
 pub mod router;

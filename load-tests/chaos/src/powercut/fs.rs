@@ -1,0 +1,677 @@
+//! The FUSE file system: a pass-through over a backing directory that holds every write in
+//! memory until the file is `fsync`ed, and on a power cut drops what was not synced and
+//! answers every later request with `EIO`.
+//!
+//! The model (docs in `load-tests/chaos/README.md`, "power-loss"):
+//! - file data (write, truncate) is durable only after an `fsync`/`fdatasync` of that file;
+//!   closing a file does not make it durable; `sync_file_range` never reaches a FUSE file
+//!   system, so it makes nothing durable either;
+//! - names (create, mkdir, rename, unlink, rmdir) are durable at once. A real file system may
+//!   lose them without a directory `fsync`; this model does not test that;
+//! - `fsync` writes the changes to the backing file without syncing it: the host does not
+//!   lose power, only the file system above it does.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::{File, Metadata, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, UNIX_EPOCH};
+
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+};
+
+use super::unsynced::{Change, Unsynced};
+
+/// Attributes and names are never cached by the kernel: sizes change under it.
+const TTL: Duration = Duration::ZERO;
+
+/// Counters of one mount (`PowerCutDisk::stats`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DiskStats {
+    pub writes: u64,
+    pub fsyncs: u64,
+    /// Changes (writes, truncations) a power cut dropped, and the bytes they wrote.
+    pub changes_lost: u64,
+    pub bytes_lost: u64,
+    /// Files that lost at least one change in a power cut.
+    pub files_hit: u64,
+    /// `fsync`/`fdatasync` calls answered with `EIO` after [`State::fail_fsyncs`].
+    pub fsyncs_failed: u64,
+}
+
+#[derive(Debug)]
+struct Node {
+    /// Relative to the backing root; `None` once unlinked.
+    path: Option<PathBuf>,
+    unsynced: Unsynced,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    root: PathBuf,
+    nodes: HashMap<u64, Node>,
+    by_path: HashMap<PathBuf, u64>,
+    next_ino: u64,
+    /// Open files: file handle → (inode, backing file).
+    files: HashMap<u64, (u64, File)>,
+    next_fh: u64,
+    cut: bool,
+    /// Every `fsync` fails with `EIO` and the file's unsynced changes are gone, as Linux does
+    /// after a failed writeback ("fsyncgate"). Everything else keeps working.
+    fsyncs_fail: bool,
+    stats: DiskStats,
+}
+
+impl State {
+    pub(crate) fn new(root: PathBuf) -> Self {
+        let mut nodes = HashMap::new();
+        nodes.insert(
+            INodeNo::ROOT.0,
+            Node {
+                path: Some(PathBuf::new()),
+                unsynced: Unsynced::default(),
+            },
+        );
+        let mut by_path = HashMap::new();
+        by_path.insert(PathBuf::new(), INodeNo::ROOT.0);
+        State {
+            root,
+            nodes,
+            by_path,
+            next_ino: INodeNo::ROOT.0 + 1,
+            files: HashMap::new(),
+            next_fh: 1,
+            cut: false,
+            fsyncs_fail: false,
+            stats: DiskStats::default(),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> DiskStats {
+        self.stats
+    }
+
+    /// The power cut: every unsynced change is gone, and the disk answers nothing any more.
+    pub(crate) fn cut(&mut self) -> DiskStats {
+        self.cut = true;
+        for node in self.nodes.values_mut() {
+            if !node.unsynced.is_empty() {
+                let (changes, bytes) = node.unsynced.size();
+                self.stats.changes_lost += changes;
+                self.stats.bytes_lost += bytes;
+                self.stats.files_hit += 1;
+                node.unsynced.clear();
+            }
+        }
+        self.stats
+    }
+
+    /// From now on every `fsync` fails (see the field).
+    pub(crate) fn fail_fsyncs(&mut self) {
+        self.fsyncs_fail = true;
+    }
+
+    fn live(&self) -> Result<(), Errno> {
+        if self.cut { Err(Errno::EIO) } else { Ok(()) }
+    }
+
+    fn rel(&self, ino: INodeNo) -> Result<PathBuf, Errno> {
+        self.nodes
+            .get(&ino.0)
+            .and_then(|n| n.path.clone())
+            .ok_or(Errno::ENOENT)
+    }
+
+    fn child(&self, parent: INodeNo, name: &OsStr) -> Result<PathBuf, Errno> {
+        Ok(self.rel(parent)?.join(name))
+    }
+
+    fn full(&self, rel: &Path) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    fn ino_for(&mut self, rel: &Path) -> u64 {
+        if let Some(ino) = self.by_path.get(rel) {
+            return *ino;
+        }
+        let ino = self.next_ino;
+        self.next_ino += 1;
+        self.nodes.insert(
+            ino,
+            Node {
+                path: Some(rel.to_path_buf()),
+                unsynced: Unsynced::default(),
+            },
+        );
+        self.by_path.insert(rel.to_path_buf(), ino);
+        ino
+    }
+
+    /// The node at `rel` is gone (unlinked, or replaced by a rename): its unsynced changes
+    /// can never reach the disk under any name.
+    fn forget_path(&mut self, rel: &Path) {
+        if let Some(ino) = self.by_path.remove(rel)
+            && let Some(node) = self.nodes.get_mut(&ino)
+        {
+            node.path = None;
+            node.unsynced.clear();
+        }
+    }
+
+    fn attr(&self, ino: u64, meta: &Metadata) -> FileAttr {
+        let size = match self.nodes.get(&ino) {
+            Some(n) if !n.unsynced.is_empty() => n.unsynced.len(meta.len()),
+            _ => meta.len(),
+        };
+        let time = |secs: i64, nanos: i64| {
+            let secs = u64::try_from(secs).unwrap_or(0);
+            let nanos = u32::try_from(nanos).unwrap_or(0);
+            UNIX_EPOCH + Duration::new(secs, nanos)
+        };
+        FileAttr {
+            ino: INodeNo(ino),
+            size,
+            blocks: size.div_ceil(512),
+            atime: time(meta.atime(), meta.atime_nsec()),
+            mtime: time(meta.mtime(), meta.mtime_nsec()),
+            ctime: time(meta.ctime(), meta.ctime_nsec()),
+            crtime: UNIX_EPOCH,
+            kind: kind(meta),
+            perm: (meta.mode() & 0o7777) as u16,
+            nlink: u32::try_from(meta.nlink()).unwrap_or(1),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    fn attr_of(&mut self, rel: &Path) -> Result<FileAttr, Errno> {
+        let meta = std::fs::symlink_metadata(self.full(rel)).map_err(Errno::from)?;
+        let ino = self.ino_for(rel);
+        Ok(self.attr(ino, &meta))
+    }
+
+    fn open_backing(&mut self, ino: u64, file: File) -> u64 {
+        let fh = self.next_fh;
+        self.next_fh += 1;
+        self.files.insert(fh, (ino, file));
+        fh
+    }
+
+    fn file(&self, fh: FileHandle) -> Result<&File, Errno> {
+        self.files.get(&fh.0).map(|(_, f)| f).ok_or(Errno::EBADF)
+    }
+
+    fn unsynced_mut(&mut self, ino: INodeNo) -> Result<&mut Unsynced, Errno> {
+        self.nodes
+            .get_mut(&ino.0)
+            .map(|n| &mut n.unsynced)
+            .ok_or(Errno::ENOENT)
+    }
+}
+
+fn kind(meta: &Metadata) -> FileType {
+    FileType::from_std(meta.file_type()).unwrap_or(FileType::RegularFile)
+}
+
+fn read_write(full: &Path) -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).open(full)
+}
+
+/// The file system handed to fuser; the scenario keeps the same `State` to cut the power.
+pub(crate) struct PowerCutFs {
+    pub(crate) state: Arc<Mutex<State>>,
+}
+
+impl PowerCutFs {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Filesystem for PowerCutFs {
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let mut s = self.lock();
+        match s
+            .live()
+            .and_then(|()| s.child(parent, name))
+            .and_then(|rel| s.attr_of(&rel))
+        {
+            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        let s = self.lock();
+        let result = s.live().and_then(|()| {
+            let meta = match (s.rel(ino), fh) {
+                (Ok(rel), _) => std::fs::symlink_metadata(s.full(&rel)),
+                (Err(_), Some(fh)) => s.file(fh)?.metadata(),
+                (Err(e), None) => return Err(e),
+            };
+            Ok(s.attr(ino.0, &meta.map_err(Errno::from)?))
+        });
+        match result {
+            Ok(attr) => reply.attr(&TTL, &attr),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<std::time::SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<std::time::SystemTime>,
+        _chgtime: Option<std::time::SystemTime>,
+        _bkuptime: Option<std::time::SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            let rel = s.rel(ino)?;
+            if let Some(mode) = mode {
+                std::fs::set_permissions(s.full(&rel), PermissionsExt::from_mode(mode))
+                    .map_err(Errno::from)?;
+            }
+            if let Some(size) = size {
+                s.unsynced_mut(ino)?.push(Change::SetLen(size));
+                s.stats.writes += 1;
+            }
+            s.attr_of(&rel)
+        });
+        match result {
+            Ok(attr) => reply.attr(&TTL, &attr),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn mkdir(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            let rel = s.child(parent, name)?;
+            let full = s.full(&rel);
+            std::fs::create_dir(&full).map_err(Errno::from)?;
+            std::fs::set_permissions(&full, PermissionsExt::from_mode(mode & !umask))
+                .map_err(Errno::from)?;
+            s.attr_of(&rel)
+        });
+        match result {
+            Ok(attr) => reply.entry(&TTL, &attr, Generation(0)),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            let rel = s.child(parent, name)?;
+            std::fs::remove_file(s.full(&rel)).map_err(Errno::from)?;
+            s.forget_path(&rel);
+            Ok(())
+        });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            let rel = s.child(parent, name)?;
+            std::fs::remove_dir(s.full(&rel)).map_err(Errno::from)?;
+            s.forget_path(&rel);
+            Ok(())
+        });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            if !flags.is_empty() {
+                return Err(Errno::EINVAL);
+            }
+            let from = s.child(parent, name)?;
+            let to = s.child(newparent, newname)?;
+            std::fs::rename(s.full(&from), s.full(&to)).map_err(Errno::from)?;
+            s.forget_path(&to);
+            // The node and, for a directory, everything below it now live under `to`.
+            let moved: Vec<(PathBuf, u64)> = s
+                .by_path
+                .iter()
+                .filter(|(p, _)| p.starts_with(&from))
+                .map(|(p, i)| (p.clone(), *i))
+                .collect();
+            for (old, ino) in moved {
+                let Ok(rest) = old.strip_prefix(&from) else {
+                    continue;
+                };
+                let new = if rest.as_os_str().is_empty() {
+                    to.clone()
+                } else {
+                    to.join(rest)
+                };
+                s.by_path.remove(&old);
+                s.by_path.insert(new.clone(), ino);
+                if let Some(node) = s.nodes.get_mut(&ino) {
+                    node.path = Some(new);
+                }
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            let full = s.full(&s.rel(ino)?);
+            let file = read_write(&full).map_err(Errno::from)?;
+            Ok(s.open_backing(ino.0, file))
+        });
+        match result {
+            // Direct IO: every read and write comes here, nothing is cached in the kernel.
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            let rel = s.child(parent, name)?;
+            let full = s.full(&rel);
+            let existed = full.exists();
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .create_new(flags & libc_o_excl() != 0)
+                .mode(mode & !umask)
+                .open(&full)
+                .map_err(Errno::from)?;
+            let ino = s.ino_for(&rel);
+            if existed && flags & libc_o_trunc() != 0 {
+                s.unsynced_mut(INodeNo(ino))?.push(Change::SetLen(0));
+            }
+            let attr = s.attr_of(&rel)?;
+            Ok((attr, s.open_backing(ino, file)))
+        });
+        match result {
+            Ok((attr, fh)) => reply.created(
+                &TTL,
+                &attr,
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::FOPEN_DIRECT_IO,
+            ),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let s = self.lock();
+        let result = s.live().and_then(|()| {
+            let file = s.file(fh)?;
+            let durable_len = file.metadata().map_err(Errno::from)?.len();
+            let node = s.nodes.get(&ino.0).ok_or(Errno::ENOENT)?;
+            node.unsynced
+                .read(offset, u64::from(size), durable_len, |buf, at| {
+                    file.read_exact_at(buf, at)
+                })
+                .map_err(Errno::from)
+        });
+        match result {
+            Ok(data) => reply.data(&data),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            s.file(fh)?;
+            s.unsynced_mut(ino)?.push(Change::Write {
+                offset,
+                data: data.to_vec(),
+            });
+            s.stats.writes += 1;
+            u32::try_from(data.len()).map_err(|_| Errno::EINVAL)
+        });
+        match result {
+            Ok(n) => reply.written(n),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        // close() makes nothing durable.
+        match self.lock().live() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.lock().files.remove(&fh.0);
+        reply.ok();
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        let result = s.live().and_then(|()| {
+            let (_, file) = s.files.get(&fh.0).ok_or(Errno::EBADF)?;
+            let node = s.nodes.get_mut(&ino.0).ok_or(Errno::ENOENT)?;
+            if s.fsyncs_fail {
+                node.unsynced.clear();
+                s.stats.fsyncs_failed += 1;
+                return Err(Errno::EIO);
+            }
+            node.unsynced.apply(file).map_err(Errno::from)?;
+            s.stats.fsyncs += 1;
+            Ok(())
+        });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            let rel = s.rel(ino)?;
+            let mut names: Vec<(PathBuf, FileType)> = std::fs::read_dir(s.full(&rel))
+                .map_err(Errno::from)?
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let kind = e.file_type().ok().and_then(FileType::from_std)?;
+                    Some((PathBuf::from(e.file_name()), kind))
+                })
+                .collect();
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut entries = vec![
+                (ino.0, FileType::Directory, PathBuf::from(".")),
+                (ino.0, FileType::Directory, PathBuf::from("..")),
+            ];
+            for (name, kind) in names {
+                let child = s.ino_for(&rel.join(&name));
+                entries.push((child, kind, name));
+            }
+            Ok(entries)
+        });
+        match result {
+            Ok(entries) => {
+                let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+                for (i, (child, kind, name)) in entries.into_iter().enumerate().skip(skip) {
+                    if reply.add(INodeNo(child), i as u64 + 1, kind, name) {
+                        break;
+                    }
+                }
+                reply.ok();
+            }
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        // Names are durable at once in this model (module docs).
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            if s.fsyncs_fail {
+                s.stats.fsyncs_failed += 1;
+                return Err(Errno::EIO);
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let s = self.lock();
+        let result = s.live().and_then(|()| {
+            rustix::fs::statvfs(&s.root).map_err(|e| Errno::from_i32(e.raw_os_error()))
+        });
+        match result {
+            Ok(st) => reply.statfs(
+                st.f_blocks,
+                st.f_bfree,
+                st.f_bavail,
+                st.f_files,
+                st.f_ffree,
+                u32::try_from(st.f_bsize).unwrap_or(4096),
+                u32::try_from(st.f_namemax).unwrap_or(255),
+                u32::try_from(st.f_frsize).unwrap_or(4096),
+            ),
+            Err(e) => reply.error(e),
+        }
+    }
+
+    fn access(&self, _req: &Request, _ino: INodeNo, _mask: fuser::AccessFlags, reply: ReplyEmpty) {
+        match self.lock().live() {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
+}
+
+fn libc_o_excl() -> i32 {
+    rustix::fs::OFlags::EXCL.bits() as i32
+}
+
+fn libc_o_trunc() -> i32 {
+    rustix::fs::OFlags::TRUNC.bits() as i32
+}
