@@ -2,9 +2,9 @@
 //!
 //! Each scenario starts the router as a child process on loopback ports with its own data
 //! directory and development PKI, runs mock authorities in this process, drives the router with
-//! pre-signed XWasser messages over HTTPS, breaks something (SIGKILL, an authority outage, a
-//! full disk, a full destination queue) and then checks, message by message, that every `202`
-//! ended in exactly the delivery it promised.
+//! pre-signed XWasser messages over HTTPS, breaks something (SIGKILL, a power cut or failing
+//! `fsync` on a FUSE disk, an authority outage, a full disk, a full destination queue) and then
+//! checks, message by message, that every `202` ended in exactly the delivery it promised.
 //!
 //! Invariants the harness itself keeps, so a pass means something:
 //! - a message counts as accepted only when its `202` answer arrived and named its id; a

@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use xoev_chaos::report::Report;
-use xoev_chaos::scenario::{crash, disk_full, disk_full_tmpfs, outage, per_destination};
+use xoev_chaos::scenario::{
+    crash, disk_full, disk_full_tmpfs, outage, per_destination, power_loss,
+};
 use xoev_chaos::{ChaosError, locate};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "xoev-chaos",
-    about = "Proves guaranteed delivery of the real xoev-router: SIGKILL under load, authority outage, full disk, full destination queue"
+    about = "Proves guaranteed delivery of the real xoev-router: SIGKILL under load, power loss, authority outage, full disk, full destination queue"
 )]
 struct Cli {
     /// The router binary. Default: build `xoev-router` in this harness's profile first.
@@ -30,6 +32,9 @@ struct Cli {
 enum Cmd {
     /// SIGKILL the router at random moments under load; every 202 must be delivered.
     Crash(CrashArgs),
+    /// Cut the power of the router's disk under load (FUSE; needs root and /dev/fuse):
+    /// unsynced writes are lost; every 202 must still be delivered.
+    PowerLoss(PowerLossArgs),
     /// Take one authority down under load; its backlog must drain in order, the other flow on.
     Outage(OutageArgs),
     /// Free disk below the floor: 503 storage-unavailable, nothing stored; service resumes.
@@ -75,6 +80,30 @@ struct CrashArgs {
     #[arg(long, default_value_t = 120)]
     drain_timeout: u64,
     /// Random seed for the kill moments (default: from the clock; printed).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(clap::Args, Debug)]
+struct PowerLossArgs {
+    /// Power cuts in total (CI: 10).
+    #[arg(long, default_value_t = 10)]
+    cuts: u32,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Messages per second offered (0 = as fast as answers come).
+    #[arg(long, default_value_t = 200)]
+    rate: u32,
+    /// The router runs between these many milliseconds after ready before the next cut.
+    #[arg(long, default_value_t = 300)]
+    min_up_ms: u64,
+    #[arg(long, default_value_t = 2000)]
+    max_up_ms: u64,
+    /// Seconds the backlog may take to arrive after the load stopped.
+    #[arg(long, default_value_t = 120)]
+    drain_timeout: u64,
+    /// Random seed for the cut moments (default: from the clock; printed).
     #[arg(long)]
     seed: Option<u64>,
 }
@@ -145,6 +174,20 @@ async fn run(cli: Cli) -> ExitCode {
             println!("== crash");
             let o = crash_options(&a);
             record("crash", crash::run(&binary, &o).await);
+        }
+        Cmd::PowerLoss(a) => {
+            println!("== power-loss");
+            let o = power_loss::PowerLossOptions {
+                cuts: a.cuts,
+                concurrency: a.concurrency,
+                rate: a.rate,
+                min_up: Duration::from_millis(a.min_up_ms),
+                max_up: Duration::from_millis(a.max_up_ms.max(a.min_up_ms)),
+                drain_timeout: Duration::from_secs(a.drain_timeout),
+                seed: a.seed.unwrap_or_else(clock_seed),
+                ..power_loss::PowerLossOptions::default()
+            };
+            record("power-loss", power_loss::run(&binary, &o).await);
         }
         Cmd::Outage(a) => {
             println!("== outage");

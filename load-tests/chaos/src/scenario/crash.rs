@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng, seq::IndexedRandom};
 
-use super::{explain_pending, finish, settle_queues, verify_deliveries};
+use super::{closing_checks, finish, verify_deliveries};
 use crate::ChaosError;
 use crate::corpus::spawn_producer;
 use crate::load::{Generator, LoadSpec};
@@ -205,43 +205,10 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
         "no kill under load met a request in flight",
     );
 
-    // The router's own view must agree with what the authorities received.
     let sample: Vec<_> = ledger
         .accepted()
         .choose_multiple(&mut rng, o.status_sample)
         .map(|a| a.id)
         .collect();
-    let mut not_delivered = Vec::new();
-    for id in &sample {
-        let (status, v) = world
-            .wait_state(id, "delivered", Duration::from_secs(10))
-            .await?;
-        if status != 200 || v["state"] != "delivered" {
-            not_delivered.push(format!("{id}: {status} {}", v["state"]));
-        }
-    }
-    report.fact(
-        "status API says delivered",
-        format!(
-            "{} of {} sampled",
-            sample.len() - not_delivered.len(),
-            sample.len()
-        ),
-    );
-    for n in not_delivered.iter().take(3) {
-        report.finding(format!("status API disagrees with the authority: {n}"));
-    }
-    let (queued, dead) = settle_queues(world).await?;
-    report.require(dead == 0, format!("{dead} dead letter(s)"));
-    if queued != 0 {
-        explain_pending(world, &ledger, queued, report).await?;
-    }
-    match world.router.terminate(Duration::from_secs(30)).await {
-        Ok(t) => report.fact(
-            "graceful stop (SIGTERM)",
-            format!("{} ms, exit 0", t.as_millis()),
-        ),
-        Err(e) => report.finding(e.to_string()),
-    }
-    Ok(())
+    closing_checks(world, &ledger, &sample, report).await
 }

@@ -6,6 +6,7 @@ pub mod disk_full;
 pub mod disk_full_tmpfs;
 pub mod outage;
 pub mod per_destination;
+pub mod power_loss;
 pub mod probe;
 
 use std::time::Duration;
@@ -69,6 +70,56 @@ pub async fn verify_deliveries(
     let duplicates = check_lanes(world, &ledger, report);
     report.fact("duplicates in total", duplicates);
     ledger
+}
+
+/// The router's own view must agree with what the authorities received (call it after
+/// `verify_deliveries`): every sampled message `delivered` in the status API, no queue left,
+/// no dead letter; then a graceful stop.
+pub async fn closing_checks(
+    world: &mut World,
+    ledger: &Ledger,
+    sample: &[uuid::Uuid],
+    report: &mut Report,
+) -> Result<(), ChaosError> {
+    let mut not_delivered = Vec::new();
+    // Every message arrived already: only a result still being recorded may need a moment.
+    // A 404 (record lost) or a dead letter is final; one deadline bounds the whole sample.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    for id in sample {
+        let (mut status, mut v) = world.status(id).await?;
+        let pending = status == 200 && (v["state"] == "queued" || v["state"] == "delivering");
+        if pending {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            (status, v) = world.wait_state(id, "delivered", left).await?;
+        }
+        if status != 200 || v["state"] != "delivered" {
+            not_delivered.push(format!("{id}: {status} {}", v["state"]));
+        }
+    }
+    report.fact(
+        "status API says delivered",
+        format!(
+            "{} of {} sampled",
+            sample.len() - not_delivered.len(),
+            sample.len()
+        ),
+    );
+    for n in not_delivered.iter().take(3) {
+        report.finding(format!("status API disagrees with the authority: {n}"));
+    }
+    let (queued, dead) = settle_queues(world).await?;
+    report.require(dead == 0, format!("{dead} dead letter(s)"));
+    if queued != 0 {
+        explain_pending(world, ledger, queued, report).await?;
+    }
+    match world.router.terminate(Duration::from_secs(30)).await {
+        Ok(t) => report.fact(
+            "graceful stop (SIGTERM)",
+            format!("{} ms, exit 0", t.as_millis()),
+        ),
+        Err(e) => report.finding(e.to_string()),
+    }
+    Ok(())
 }
 
 /// The delivery verdict of every destination into `report`; returns the redeliveries.
