@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use xoev_chaos::report::Report;
 use xoev_chaos::scenario::{
-    crash, disk_full, disk_full_tmpfs, outage, per_destination, power_loss,
+    crash, disk_full, disk_full_tmpfs, fsync_error, outage, per_destination, power_loss,
 };
 use xoev_chaos::{ChaosError, locate};
 
@@ -35,6 +35,9 @@ enum Cmd {
     /// Cut the power of the router's disk under load (FUSE; needs root and /dev/fuse):
     /// unsynced writes are lost; every 202 must still be delivered.
     PowerLoss(PowerLossArgs),
+    /// Make every fsync fail under load (FUSE; needs root and /dev/fuse): 503
+    /// storage-unavailable and /readyz 503 at once; after a restart every 202 is delivered.
+    FsyncError,
     /// Take one authority down under load; its backlog must drain in order, the other flow on.
     Outage(OutageArgs),
     /// Free disk below the floor: 503 storage-unavailable, nothing stored; service resumes.
@@ -188,6 +191,10 @@ async fn run(cli: Cli) -> ExitCode {
                 ..power_loss::PowerLossOptions::default()
             };
             record("power-loss", power_loss::run(&binary, &o).await);
+        }
+        Cmd::FsyncError => {
+            println!("== fsync-error");
+            record("fsync-error", fsync_error::run(&binary).await);
         }
         Cmd::Outage(a) => {
             println!("== outage");

@@ -1,0 +1,184 @@
+//! Proof 6: a failing `fsync` under load (docs/queue.md §5.6). The data directory is the
+//! power-cut disk (`crate::powercut`); after 2 s of load every `fsync` starts failing with
+//! `EIO` and a file whose sync failed loses its unsynced writes, as on Linux after a failed
+//! writeback. The store must stop acknowledging at once and say so: `503
+//! storage-unavailable` for every new message, `/readyz` 503, `xoev_router_queue_failed 1`.
+//! Then the operator's remedy: restart on a healthy disk (what was not synced is gone). Every
+//! `202` must be delivered, and the refused messages are accepted when sent again.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{closing_checks, finish, verify_deliveries};
+use crate::ChaosError;
+use crate::corpus::spawn_producer;
+use crate::load::{Generator, LoadSpec};
+use crate::powercut::PowerCutDisk;
+use crate::report::Report;
+use crate::world::{World, two_lanes};
+
+const RATE: u32 = 200;
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs the fsync-error test with the router binary at `binary`. Needs root and `/dev/fuse`.
+pub async fn run(binary: &Path) -> Result<Report, ChaosError> {
+    let mut report = Report::new("fsync-error");
+    let mut world = World::new(binary, &two_lanes(None)).await?;
+    let mut disk = None;
+    let result = body(&mut world, &mut disk, &mut report).await;
+    // A scenario that ended early left the router running on the disk: stop it first.
+    let _ = world.router.kill();
+    if let Some(d) = disk.take()
+        && let Err(e) = PowerCutDisk::unmount(d)
+    {
+        report.finding(e.to_string());
+    }
+    finish(&mut world, &mut report, result)
+}
+
+async fn body(
+    world: &mut World,
+    disk: &mut Option<PowerCutDisk>,
+    report: &mut Report,
+) -> Result<(), ChaosError> {
+    report.fact("work directory", world.path().display());
+    let (corpus, producer) =
+        spawn_producer(world.signer.clone(), world.lanes.clone(), vec![0, 1], 4096);
+    *disk = Some(super::power_loss::mount(world)?);
+    world.router.spawn()?;
+    world.router.wait_ready(READY_TIMEOUT).await?;
+    let load = Generator::start(
+        world.http.clone(),
+        &LoadSpec {
+            url: world.router.url("/v1/messages"),
+            concurrency: 8,
+            rate: RATE,
+            timeout: Duration::from_secs(10),
+        },
+        corpus,
+    );
+    let shared = load.shared().clone();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let Some(d) = disk.as_ref() else {
+        return Err(ChaosError::Protocol("harness bug: no disk mounted".into()));
+    };
+    let broken_at = SystemTime::now();
+    d.fail_fsyncs();
+    let accepted_before = shared.ledger().len();
+    report.fact("accepted before fsync failed", accepted_before);
+
+    // The router must notice within one idle flush interval (500 ms) plus a margin.
+    let started = Instant::now();
+    let readyz = world.router.admin_url("/readyz");
+    let mut not_ready = None;
+    while started.elapsed() < Duration::from_secs(5) {
+        if let Ok(r) = world.http.get(&readyz, Duration::from_secs(2)).await
+            && r.status == 503
+        {
+            not_ready = Some((
+                started.elapsed(),
+                String::from_utf8_lossy(&r.body).into_owned(),
+            ));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    match &not_ready {
+        Some((after, body)) => {
+            report.fact(
+                "/readyz 503 after the first failed fsync",
+                format!("{} ms: {}", after.as_millis(), body.trim()),
+            );
+            report.require(
+                body.contains("queue failed"),
+                format!("/readyz 503 does not name the failed queue: {body}"),
+            );
+        }
+        None => report.finding("/readyz still answered 200 five seconds after fsync began to fail"),
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let metrics = world
+        .http
+        .get(&world.router.admin_url("/metrics"), Duration::from_secs(5))
+        .await
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .unwrap_or_default();
+    report.require(
+        metrics.lines().any(|l| l == "xoev_router_queue_failed 1"),
+        "metric xoev_router_queue_failed is not 1 while the queue refuses everything",
+    );
+    let refused_storage = {
+        let l = shared.ledger();
+        l.back_pressure
+            .get("storage-unavailable")
+            .copied()
+            .unwrap_or(0)
+    };
+    report.fact(
+        "503 storage-unavailable while fsync failed",
+        refused_storage,
+    );
+    report.require(
+        refused_storage > 0,
+        "no message was refused with 503 storage-unavailable while fsync failed",
+    );
+    let failed_syncs = d.stats().fsyncs_failed;
+    report.fact("fsyncs failed with EIO", failed_syncs);
+
+    // The operator restarts the router; the disk is healthy again, what was not synced is gone.
+    // It must stop, and say why with a non-zero exit: its queue could not be closed cleanly.
+    let stop = world.router.terminate(Duration::from_secs(30)).await;
+    let log = std::fs::read_to_string(world.router.log_path()).unwrap_or_default();
+    let last_line = log.lines().last().unwrap_or_default().to_owned();
+    match stop {
+        Err(ChaosError::Stop(status)) if status.contains("exit status: 2") => report.fact(
+            "SIGTERM with a failed queue",
+            format!("{status}; last line: {last_line}"),
+        ),
+        Ok(_) => report.finding("SIGTERM with a failed queue exited 0, as if all was well"),
+        Err(e) => report.finding(format!("SIGTERM with a failed queue: {e}")),
+    }
+    if let Some(at) = log.find("panicked") {
+        let line = log[at..].lines().next().unwrap_or_default();
+        report.finding(format!("the router panicked with a failed queue: {line}"));
+    }
+    let restarted_at = SystemTime::now();
+    if let Some(d) = disk.take() {
+        d.unmount()?;
+    }
+    *disk = Some(super::power_loss::mount(world)?);
+    world.router.spawn()?;
+    let ready = world.router.wait_ready(READY_TIMEOUT).await?;
+    report.fact(
+        "ready after the restart",
+        format!("{} ms", ready.as_millis()),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stopped = load.stop().await;
+    if producer.is_finished() {
+        match producer.join() {
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(ChaosError::Sign("the signing thread panicked".into())),
+            Ok(Ok(())) => {}
+        }
+    }
+    let ledger = verify_deliveries(world, &stopped, Duration::from_secs(60), report).await;
+    // Nothing first sent after the disk broke can have been made durable before the restart.
+    let early: Vec<_> = ledger
+        .accepted()
+        .iter()
+        .filter(|a| a.first_sent > broken_at && a.acked < restarted_at)
+        .map(|a| a.id)
+        .collect();
+    report.require(
+        early.is_empty(),
+        format!(
+            "{} message(s) first sent after fsync began to fail got a 202 before the restart, e.g. {:?}",
+            early.len(),
+            early.first()
+        ),
+    );
+    let sample: Vec<_> = ledger.accepted().iter().map(|a| a.id).collect();
+    closing_checks(world, &ledger, &sample, report).await
+}
