@@ -5,7 +5,10 @@
 #  2. builds the router and the harness (debug profile, one cargo invocation);
 #  3. xoev-chaos ci: crash (CHAOS_KILLS SIGKILLs under load, default 20), outage,
 #     disk-full and destination-limit, against the real binary on loopback ports.
-# Needs only the Rust toolchain and the `kill` command (procps, present on Debian); no root.
+#  4. where root and /dev/fuse exist: the power-cut disk's own tests, then power-loss
+#     (CHAOS_CUTS cuts, default 10) and fsync-error on it. CHAOS_POWER_LOSS=1 makes them
+#     required (fail without root or /dev/fuse), =0 skips them.
+# Steps 1-3 need only the Rust toolchain and the `kill` command (procps); no root.
 # CHAOS_TMPFS=1 (root with mount permission) also runs disk-full --tmpfs.
 # Writes the reports to target/chaos-ci.json. A failing scenario keeps its work directory
 # (router log, data, configs) under $TMPDIR and prints where.
@@ -25,6 +28,25 @@ target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_direc
 echo "== scenarios (crash with $kills kills, outage, disk-full, destination-limit)"
 "$target/debug/xoev-chaos" --router "$target/debug/xoev-router" \
   --json "$target/chaos-ci.json" ci --kills "$kills"
+power_loss=${CHAOS_POWER_LOSS:-auto}
+if [ "$power_loss" != 0 ]; then
+  if [ -c /dev/fuse ] && [ "$(id -u)" = 0 ]; then
+    # A harness that dies mid-run must not leave its mount behind.
+    trap 'rc=$?; grep -o " [^ ]*xoev-chaos-[^ ]*/data fuse" /proc/mounts | while read -r m _; do umount -l "$m"; done || true; exit $rc' EXIT
+    echo "== power loss: the power-cut disk itself"
+    cargo test -p xoev-chaos --test powercut -- --ignored
+    echo "== power loss: ${CHAOS_CUTS:-10} cuts under load"
+    "$target/debug/xoev-chaos" --router "$target/debug/xoev-router" \
+      --json "$target/chaos-power-loss.json" power-loss --cuts "${CHAOS_CUTS:-10}"
+    echo "== fsync fails under load"
+    "$target/debug/xoev-chaos" --router "$target/debug/xoev-router" \
+      --json "$target/chaos-fsync-error.json" fsync-error
+  elif [ "$power_loss" = 1 ]; then
+    echo "power loss: needs root and /dev/fuse, and CHAOS_POWER_LOSS=1 requires it"; exit 1
+  else
+    echo "== power loss and fsync-error: NOT RUN on this machine (need root and /dev/fuse)"
+  fi
+fi
 if [ "${CHAOS_TMPFS:-0}" = 1 ]; then
   echo "== disk-full on a real tmpfs"
   "$target/debug/xoev-chaos" --router "$target/debug/xoev-router" disk-full --tmpfs
