@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod end_to_end;
+mod example_config;
 mod federation;
 mod mailbox;
 mod mtls;
