@@ -2,7 +2,7 @@
 //! `#[ignore]`d in `cargo test --workspace`; `load-tests/chaos/ci.sh` runs them where it can.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use xoev_chaos::powercut::PowerCutDisk;
@@ -30,6 +30,13 @@ fn mount(s: &Setup) -> PowerCutDisk {
     PowerCutDisk::mount(&s.backing, &s.mnt).expect("mount (needs root and /dev/fuse)")
 }
 
+/// `fsync` of a directory: makes the name changes in it durable.
+fn sync_dir(dir: &Path) {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .expect("fsync of the directory");
+}
+
 fn append(path: &Path, bytes: &[u8]) -> File {
     let mut f = OpenOptions::new()
         .create(true)
@@ -50,6 +57,7 @@ fn a_cut_keeps_what_was_synced_and_drops_the_rest() {
         .expect("fdatasync");
     drop(append(&s.mnt.join("a"), b"lost"));
     drop(append(&s.mnt.join("b"), b"never synced"));
+    sync_dir(&s.mnt);
     assert_eq!(
         fs::read(s.mnt.join("a")).ok(),
         Some(b"synced lost".to_vec())
@@ -81,20 +89,68 @@ fn a_cut_keeps_what_was_synced_and_drops_the_rest() {
 
 #[test]
 #[ignore = "needs root and /dev/fuse; load-tests/chaos/ci.sh runs it"]
-fn a_rename_is_durable_at_once_but_the_data_behind_it_is_not() {
+fn a_new_name_needs_a_directory_sync_and_the_data_behind_it_a_file_sync() {
     let s = setup();
     let disk = mount(&s);
-    let mut f = File::create(s.mnt.join("tmp")).expect("create");
-    f.write_all(b"content").expect("write");
-    drop(f);
-    fs::rename(s.mnt.join("tmp"), s.mnt.join("final")).expect("rename");
-    disk.cut();
+    append(&s.mnt.join("synced-data"), b"data")
+        .sync_data()
+        .expect("fdatasync");
+    drop(append(&s.mnt.join("unsynced-data"), b"data"));
+    let stats = disk.cut();
+    assert_eq!(stats.names_undone, 2);
     disk.unmount().expect("unmount");
-    assert_eq!(fs::read(s.backing.join("final")).ok(), Some(Vec::new()));
+    let names: Vec<_> = fs::read_dir(&s.backing)
+        .expect("read_dir")
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert!(names.is_empty(), "no directory sync, no names: {names:?}");
+
+    let disk = mount(&s);
+    append(&s.mnt.join("synced-data"), b"data")
+        .sync_data()
+        .expect("fdatasync");
+    drop(append(&s.mnt.join("unsynced-data"), b"data"));
+    sync_dir(&s.mnt);
+    disk.unmount().expect("unmount (a cut)");
     assert_eq!(
-        fs::metadata(s.backing.join("tmp")).err().map(|e| e.kind()),
-        Some(ErrorKind::NotFound)
+        fs::read(s.backing.join("synced-data")).ok(),
+        Some(b"data".to_vec())
     );
+    assert_eq!(
+        fs::read(s.backing.join("unsynced-data")).ok(),
+        Some(Vec::new())
+    );
+}
+
+#[test]
+#[ignore = "needs root and /dev/fuse; load-tests/chaos/ci.sh runs it"]
+fn an_unsynced_rename_or_unlink_is_undone_and_a_replaced_file_comes_back() {
+    let s = setup();
+    fs::write(s.backing.join("old"), b"old").expect("seed");
+    fs::write(s.backing.join("target"), b"target").expect("seed");
+    fs::write(s.backing.join("doomed"), b"doomed").expect("seed");
+    let disk = mount(&s);
+    fs::rename(s.mnt.join("old"), s.mnt.join("target")).expect("rename over a file");
+    fs::remove_file(s.mnt.join("doomed")).expect("unlink");
+    assert_eq!(fs::read(s.mnt.join("target")).ok(), Some(b"old".to_vec()));
+    assert_eq!(disk.cut().names_undone, 2);
+    disk.unmount().expect("unmount");
+    for (name, content) in [("old", "old"), ("target", "target"), ("doomed", "doomed")] {
+        let got = fs::read(s.backing.join(name)).ok();
+        assert_eq!(got, Some(content.as_bytes().to_vec()), "{name}");
+    }
+
+    let disk = mount(&s);
+    fs::rename(s.mnt.join("old"), s.mnt.join("target")).expect("rename over a file");
+    fs::remove_file(s.mnt.join("doomed")).expect("unlink");
+    sync_dir(&s.mnt);
+    assert_eq!(disk.cut().names_undone, 0);
+    disk.unmount().expect("unmount");
+    assert_eq!(
+        fs::read(s.backing.join("target")).ok(),
+        Some(b"old".to_vec())
+    );
+    assert!(!s.backing.join("old").exists() && !s.backing.join("doomed").exists());
 }
 
 #[test]
@@ -153,7 +209,8 @@ fn directories_listing_and_free_space_pass_through() {
     );
     fs::remove_file(s.mnt.join("z/y/f")).expect("unlink");
     fs::remove_dir(s.mnt.join("z/y")).expect("rmdir");
-    assert_eq!(disk.stats().fsyncs, 0);
+    sync_dir(&s.mnt.join("z"));
+    sync_dir(&s.mnt);
     disk.unmount().expect("unmount");
     assert!(s.backing.join("z").is_dir());
     assert!(!s.backing.join("z/y").exists());
@@ -167,6 +224,7 @@ fn after_fail_fsyncs_a_sync_fails_with_eio_and_its_data_is_gone() {
     append(&s.mnt.join("a"), b"kept ")
         .sync_data()
         .expect("fdatasync while healthy");
+    sync_dir(&s.mnt);
     disk.fail_fsyncs();
     let f = append(&s.mnt.join("a"), b"dropped");
     assert_eq!(f.sync_data().map_err(|e| e.raw_os_error()), Err(Some(5)));
@@ -181,4 +239,5 @@ fn after_fail_fsyncs_a_sync_fails_with_eio_and_its_data_is_gone() {
     drop((f, dir));
     disk.unmount().expect("unmount");
     assert_eq!(fs::read(s.backing.join("a")).ok(), Some(b"kept ".to_vec()));
+    assert!(!s.backing.join("b").exists(), "its directory sync failed");
 }

@@ -6,8 +6,10 @@
 //! - file data (write, truncate) is durable only after an `fsync`/`fdatasync` of that file;
 //!   closing a file does not make it durable; `sync_file_range` never reaches a FUSE file
 //!   system, so it makes nothing durable either;
-//! - names (create, mkdir, rename, unlink, rmdir) are durable at once. A real file system may
-//!   lose them without a directory `fsync`; this model does not test that;
+//! - names (create, mkdir, rename, unlink, rmdir) are durable only after an `fsync` of the
+//!   directory holding them (both directories for a rename), as POSIX says; a cut undoes the
+//!   others (`names.rs`). Some file systems (ext4) also persist a new file's name with the
+//!   file's own `fsync`; this model does not, so it is stricter than they are;
 //! - `fsync` writes the changes to the backing file without syncing it: the host does not
 //!   lose power, only the file system above it does.
 
@@ -26,13 +28,14 @@ use fuser::{
     ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
+use super::names::Names;
 use super::unsynced::{Change, Unsynced};
 
 /// Attributes and names are never cached by the kernel: sizes change under it.
 const TTL: Duration = Duration::ZERO;
 
 /// Counters of one mount (`PowerCutDisk::stats`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DiskStats {
     pub writes: u64,
     pub fsyncs: u64,
@@ -43,6 +46,11 @@ pub struct DiskStats {
     pub files_hit: u64,
     /// `fsync`/`fdatasync` calls answered with `EIO` after [`State::fail_fsyncs`].
     pub fsyncs_failed: u64,
+    /// Name changes (create, rename, unlink, ...) a power cut undid: their directory had not
+    /// been synced since.
+    pub names_undone: u64,
+    /// The first undo that failed (the model then no longer holds: a finding).
+    pub undo_error: Option<String>,
 }
 
 #[derive(Debug)]
@@ -61,6 +69,7 @@ pub(crate) struct State {
     /// Open files: file handle → (inode, backing file).
     files: HashMap<u64, (u64, File)>,
     next_fh: u64,
+    names: Names,
     cut: bool,
     /// Every `fsync` fails with `EIO` and the file's unsynced changes are gone, as Linux does
     /// after a failed writeback ("fsyncgate"). Everything else keeps working.
@@ -69,7 +78,8 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(root: PathBuf) -> Self {
+    /// `stash` keeps removed files until their removal is durable (outside `root`).
+    pub(crate) fn new(root: PathBuf, stash: PathBuf) -> Self {
         let mut nodes = HashMap::new();
         nodes.insert(
             INodeNo::ROOT.0,
@@ -81,6 +91,7 @@ impl State {
         let mut by_path = HashMap::new();
         by_path.insert(PathBuf::new(), INodeNo::ROOT.0);
         State {
+            names: Names::new(root.clone(), stash),
             root,
             nodes,
             by_path,
@@ -94,12 +105,18 @@ impl State {
     }
 
     pub(crate) fn stats(&self) -> DiskStats {
-        self.stats
+        self.stats.clone()
     }
 
     /// The power cut: every unsynced change is gone, and the disk answers nothing any more.
     pub(crate) fn cut(&mut self) -> DiskStats {
+        if self.cut {
+            return self.stats.clone();
+        }
         self.cut = true;
+        let (undone, error) = self.names.undo();
+        self.stats.names_undone += undone;
+        self.stats.undo_error = error;
         for node in self.nodes.values_mut() {
             if !node.unsynced.is_empty() {
                 let (changes, bytes) = node.unsynced.size();
@@ -109,7 +126,7 @@ impl State {
                 node.unsynced.clear();
             }
         }
-        self.stats
+        self.stats.clone()
     }
 
     /// From now on every `fsync` fails (see the field).
@@ -317,6 +334,7 @@ impl Filesystem for PowerCutFs {
             let rel = s.child(parent, name)?;
             let full = s.full(&rel);
             std::fs::create_dir(&full).map_err(Errno::from)?;
+            s.names.made_dir(&rel);
             std::fs::set_permissions(&full, PermissionsExt::from_mode(mode & !umask))
                 .map_err(Errno::from)?;
             s.attr_of(&rel)
@@ -331,7 +349,7 @@ impl Filesystem for PowerCutFs {
         let mut s = self.lock();
         let result = s.live().and_then(|()| {
             let rel = s.child(parent, name)?;
-            std::fs::remove_file(s.full(&rel)).map_err(Errno::from)?;
+            s.names.unlink(&rel).map_err(Errno::from)?;
             s.forget_path(&rel);
             Ok(())
         });
@@ -345,7 +363,7 @@ impl Filesystem for PowerCutFs {
         let mut s = self.lock();
         let result = s.live().and_then(|()| {
             let rel = s.child(parent, name)?;
-            std::fs::remove_dir(s.full(&rel)).map_err(Errno::from)?;
+            s.names.rmdir(&rel).map_err(Errno::from)?;
             s.forget_path(&rel);
             Ok(())
         });
@@ -372,7 +390,7 @@ impl Filesystem for PowerCutFs {
             }
             let from = s.child(parent, name)?;
             let to = s.child(newparent, newname)?;
-            std::fs::rename(s.full(&from), s.full(&to)).map_err(Errno::from)?;
+            s.names.rename(&from, &to).map_err(Errno::from)?;
             s.forget_path(&to);
             // The node and, for a directory, everything below it now live under `to`.
             let moved: Vec<(PathBuf, u64)> = s
@@ -441,6 +459,9 @@ impl Filesystem for PowerCutFs {
                 .mode(mode & !umask)
                 .open(&full)
                 .map_err(Errno::from)?;
+            if !existed {
+                s.names.created(&rel);
+            }
             let ino = s.ino_for(&rel);
             if existed && flags & libc_o_trunc() != 0 {
                 s.unsynced_mut(INodeNo(ino))?.push(Change::SetLen(0));
@@ -620,18 +641,20 @@ impl Filesystem for PowerCutFs {
     fn fsyncdir(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         _fh: FileHandle,
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        // Names are durable at once in this model (module docs).
         let mut s = self.lock();
         let result = s.live().and_then(|()| {
             if s.fsyncs_fail {
                 s.stats.fsyncs_failed += 1;
                 return Err(Errno::EIO);
             }
+            let rel = s.rel(ino)?;
+            s.names.synced_dir(&rel);
+            s.stats.fsyncs += 1;
             Ok(())
         });
         match result {

@@ -1,11 +1,13 @@
 //! A disk that loses power: a FUSE file system over a backing directory that keeps every
-//! write in memory until its file is `fsync`ed. [`PowerCutDisk::cut`] drops everything not
-//! synced and fails every later request with `EIO`, which is what a program sees of a power
-//! loss; the next [`PowerCutDisk::mount`] shows only what was synced.
+//! write in memory until its file is `fsync`ed, and undoes every new, removed or renamed name
+//! whose directory was not `fsync`ed since. [`PowerCutDisk::cut`] drops everything not synced
+//! and fails every later request with `EIO`, which is what a program sees of a power loss;
+//! the next [`PowerCutDisk::mount`] shows only what was synced.
 //!
 //! Needs root (the mount goes through `mount(2)`, no `fusermount`) and `/dev/fuse`.
 
 mod fs;
+mod names;
 mod unsynced;
 
 use std::path::{Path, PathBuf};
@@ -40,7 +42,12 @@ impl PowerCutDisk {
             path: mountpoint.to_path_buf(),
             reason,
         })?;
-        let state = Arc::new(Mutex::new(fs::State::new(backing.to_path_buf())));
+        let mut stash = backing.as_os_str().to_owned();
+        stash.push(".unlinked");
+        let state = Arc::new(Mutex::new(fs::State::new(
+            backing.to_path_buf(),
+            PathBuf::from(stash),
+        )));
         let mut config = fuser::Config::default();
         config.mount_options = vec![fuser::MountOption::FSName("xoev-powercut".into())];
         let session = fuser::spawn_mount(
@@ -85,8 +92,8 @@ impl PowerCutDisk {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).stats()
     }
 
-    /// Unmounts. Whatever is still unsynced is lost, as in a cut. Fails with `EBUSY` while a
-    /// process still has a file open on it.
+    /// Unmounts, after a cut if there was none: whatever is not synced is lost. Fails with
+    /// `EBUSY` while a process still has a file open on it.
     pub fn unmount(mut self) -> Result<(), ChaosError> {
         self.unmount_inner()
     }
@@ -95,6 +102,7 @@ impl PowerCutDisk {
         let Some(session) = self.session.take() else {
             return Ok(());
         };
+        self.cut();
         session.umount_and_join().map_err(|e| {
             // Never leave a mount behind under a work directory that is about to be removed.
             let _ = std::process::Command::new("umount")

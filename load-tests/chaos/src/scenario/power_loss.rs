@@ -147,6 +147,12 @@ async fn body(
         total.changes_lost += stats.changes_lost;
         total.bytes_lost += stats.bytes_lost;
         total.files_hit += stats.files_hit;
+        total.names_undone += stats.names_undone;
+        if let Some(e) = stats.undo_error {
+            report.finding(format!(
+                "the power-cut disk could not undo a name change: {e}"
+            ));
+        }
         accepted_between_cuts.push(accepted - last_accepted);
         last_accepted = accepted;
         *disk = Some(mount(world)?);
@@ -189,6 +195,10 @@ async fn body(
             "{} ({} bytes, {} files)",
             total.changes_lost, total.bytes_lost, total.files_hit
         ),
+    );
+    report.fact(
+        "name changes undone (directory not synced since)",
+        total.names_undone,
     );
     report.fact(
         "writes and fsyncs seen by the disk before the cuts",
