@@ -89,9 +89,12 @@ struct CrashArgs {
 
 #[derive(clap::Args, Debug)]
 struct PowerLossArgs {
-    /// Power cuts in total (CI: 10).
+    /// Power cuts under load (CI: 10); start-up cuts come on top.
     #[arg(long, default_value_t = 10)]
     cuts: u32,
+    /// Percent of restarts whose power is cut again 0–250 ms after the start (before ready).
+    #[arg(long, default_value_t = 20)]
+    startup_cut_percent: u32,
     /// Concurrent client connections.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -186,6 +189,7 @@ async fn run(cli: Cli) -> ExitCode {
                 rate: a.rate,
                 min_up: Duration::from_millis(a.min_up_ms),
                 max_up: Duration::from_millis(a.max_up_ms.max(a.min_up_ms)),
+                startup_cut_percent: a.startup_cut_percent.min(100),
                 drain_timeout: Duration::from_secs(a.drain_timeout),
                 seed: a.seed.unwrap_or_else(clock_seed),
                 ..power_loss::PowerLossOptions::default()

@@ -44,7 +44,7 @@ pub struct DiskStats {
     pub bytes_lost: u64,
     /// Files that lost at least one change in a power cut.
     pub files_hit: u64,
-    /// `fsync`/`fdatasync` calls answered with `EIO` after [`State::fail_fsyncs`].
+    /// `fsync`/`fdatasync` calls answered with `EIO` after `PowerCutDisk::fail_fsyncs`.
     pub fsyncs_failed: u64,
     /// Name changes (create, rename, unlink, ...) a power cut undid: their directory had not
     /// been synced since.

@@ -25,6 +25,7 @@ use crate::world::{World, two_lanes};
 /// Knobs of the power-loss test (`xoev-chaos power-loss --help`).
 #[derive(Debug, Clone)]
 pub struct PowerLossOptions {
+    /// Cuts under load; start-up cuts (`startup_cut_percent`) come on top.
     pub cuts: u32,
     pub concurrency: usize,
     /// Messages per second offered (0 = flat out).
@@ -32,6 +33,9 @@ pub struct PowerLossOptions {
     /// The router runs this long (uniformly random in the range) after it became ready.
     pub min_up: Duration,
     pub max_up: Duration,
+    /// Share of restarts (percent) whose power is cut again 0–250 ms after the start, before
+    /// the router is ready: during store open and lease recovery.
+    pub startup_cut_percent: u32,
     /// Share of cut intervals (percent) in which authority B is down, so acknowledged
     /// messages wait in the queue (not only in the authority's inbox) when the power goes.
     pub outage_percent: u32,
@@ -52,6 +56,7 @@ impl Default for PowerLossOptions {
             rate: 200,
             min_up: Duration::from_millis(300),
             max_up: Duration::from_millis(2000),
+            startup_cut_percent: 20,
             outage_percent: 40,
             final_load: Duration::from_secs(2),
             drain_timeout: Duration::from_secs(120),
@@ -89,6 +94,56 @@ pub(crate) fn mount(world: &World) -> Result<PowerCutDisk, ChaosError> {
     PowerCutDisk::mount(&backing, &mountpoint)
 }
 
+/// The power cuts of one run and what they dropped.
+#[derive(Default)]
+struct Cuts {
+    count: u32,
+    during_startup: u32,
+    with_loss: u32,
+    exited_before_kill: u32,
+    total: DiskStats,
+}
+
+impl Cuts {
+    /// Cuts the power, SIGKILLs the router, mounts the disk again (the router not started).
+    fn cycle(
+        &mut self,
+        world: &mut World,
+        disk: &mut Option<PowerCutDisk>,
+        report: &mut Report,
+    ) -> Result<(), ChaosError> {
+        let Some(d) = disk.take() else {
+            return Err(ChaosError::Protocol("harness bug: no disk mounted".into()));
+        };
+        // The cut first, then the kill: from the cut on the router can make nothing durable,
+        // so every 202 it sent was for a message that was synced before.
+        let stats = d.cut();
+        match world.router.kill() {
+            Ok(()) => {}
+            // The disk's EIO may have stopped it first; that is allowed.
+            Err(ChaosError::Exited { .. }) => self.exited_before_kill += 1,
+            Err(e) => return Err(e),
+        }
+        d.unmount()?;
+        self.count += 1;
+        self.with_loss += u32::from(stats.changes_lost > 0);
+        let t = &mut self.total;
+        t.writes += stats.writes;
+        t.fsyncs += stats.fsyncs;
+        t.changes_lost += stats.changes_lost;
+        t.bytes_lost += stats.bytes_lost;
+        t.files_hit += stats.files_hit;
+        t.names_undone += stats.names_undone;
+        if let Some(e) = stats.undo_error {
+            report.finding(format!(
+                "the power-cut disk could not undo a name change: {e}"
+            ));
+        }
+        *disk = Some(mount(world)?);
+        Ok(())
+    }
+}
+
 async fn body(
     world: &mut World,
     disk: &mut Option<PowerCutDisk>,
@@ -115,8 +170,7 @@ async fn body(
         corpus,
     );
     let shared = load.shared().clone();
-    let mut total = DiskStats::default();
-    let (mut cuts_with_loss, mut exited_before_kill) = (0u32, 0u32);
+    let mut cuts = Cuts::default();
     let mut accepted_between_cuts = Vec::new();
     let mut last_accepted = 0usize;
     let mut cuts_with_b_down = 0u32;
@@ -128,35 +182,17 @@ async fn body(
         }
         tokio::time::sleep(rng.random_range(o.min_up..=o.max_up)).await;
         let accepted = shared.ledger().len();
-        let Some(d) = disk.take() else {
-            return Err(ChaosError::Protocol("harness bug: no disk mounted".into()));
-        };
-        // The cut first, then the kill: from the cut on the router can make nothing durable,
-        // so every 202 it sent was for a message that was synced before.
-        let stats = d.cut();
-        match world.router.kill() {
-            Ok(()) => {}
-            // The disk's EIO may have stopped it first; that is allowed.
-            Err(ChaosError::Exited { .. }) => exited_before_kill += 1,
-            Err(e) => return Err(e),
-        }
-        d.unmount()?;
-        cuts_with_loss += u32::from(stats.changes_lost > 0);
-        total.writes += stats.writes;
-        total.fsyncs += stats.fsyncs;
-        total.changes_lost += stats.changes_lost;
-        total.bytes_lost += stats.bytes_lost;
-        total.files_hit += stats.files_hit;
-        total.names_undone += stats.names_undone;
-        if let Some(e) = stats.undo_error {
-            report.finding(format!(
-                "the power-cut disk could not undo a name change: {e}"
-            ));
-        }
+        cuts.cycle(world, disk, report)?;
         accepted_between_cuts.push(accepted - last_accepted);
         last_accepted = accepted;
-        *disk = Some(mount(world)?);
         world.router.spawn()?;
+        if rng.random_range(0..100) < o.startup_cut_percent {
+            // During store open, lease recovery and schema loading.
+            tokio::time::sleep(Duration::from_millis(rng.random_range(0..250))).await;
+            cuts.cycle(world, disk, report)?;
+            cuts.during_startup += 1;
+            world.router.spawn()?;
+        }
         ready_times.push(world.router.wait_ready(o.ready_timeout).await?);
         if b_down && let Some(b) = world.authorities.get_mut(1) {
             b.restart().await.map_err(|source| ChaosError::Mock {
@@ -171,7 +207,7 @@ async fn body(
             };
             println!(
                 "  … {cut} power cuts, {accepted} accepted, {in_doubt} sends in doubt, {} unsynced writes dropped so far",
-                total.changes_lost
+                cuts.total.changes_lost
             );
         }
     }
@@ -184,10 +220,15 @@ async fn body(
             Ok(Ok(())) => {}
         }
     }
-    report.fact("power cuts", o.cuts);
+    let (total, cuts_with_loss) = (&cuts.total, cuts.with_loss);
+    report.fact("power cuts", cuts.count);
+    report.fact(
+        "  of them during start-up (before ready)",
+        cuts.during_startup,
+    );
     report.fact(
         "  of them with unsynced writes to drop",
-        format!("{cuts_with_loss} of {}", o.cuts),
+        format!("{cuts_with_loss} of {}", cuts.count),
     );
     report.fact(
         "unsynced writes dropped (bytes, files hit)",
@@ -205,7 +246,7 @@ async fn body(
         format!("{} / {}", total.writes, total.fsyncs),
     );
     report.fact("cut intervals with authority-b down", cuts_with_b_down);
-    report.fact("router gone before the SIGKILL", exited_before_kill);
+    report.fact("router gone before the SIGKILL", cuts.exited_before_kill);
     ready_times.sort();
     report.fact(
         "time to ready after start (median / max)",
