@@ -168,3 +168,17 @@ pub fn spawn_producer(
     });
     (rx, handle)
 }
+
+/// The signing thread must still be running when the load stops; if it ended by itself, it
+/// failed: its error (or its panic) is the scenario's.
+pub fn check_producer(
+    producer: std::thread::JoinHandle<Result<(), ChaosError>>,
+) -> Result<(), ChaosError> {
+    if !producer.is_finished() {
+        return Ok(());
+    }
+    match producer.join() {
+        Ok(result) => result,
+        Err(_) => Err(ChaosError::Sign("the signing thread panicked".into())),
+    }
+}

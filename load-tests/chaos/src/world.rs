@@ -14,8 +14,9 @@ use crate::ChaosError;
 use crate::checks::{LaneCheck, arrivals, check_lane};
 use crate::client::Http;
 use crate::config::{DestSpec, RouterSpec};
-use crate::corpus::{Lane, Signer};
+use crate::corpus::{Lane, Msg, Signer};
 use crate::ledger::Ledger;
+use crate::load::{Generator, LoadSpec};
 use crate::router::RouterProcess;
 
 /// A destination of the scenario: the router's destination id, its directory pattern, a
@@ -134,6 +135,23 @@ impl World {
             spec,
             router,
         })
+    }
+
+    /// Starts the load generator on the router's public listener: `concurrency` connections,
+    /// `rate` messages per second (0 = flat out), 10 s per request.
+    pub fn start_load(
+        &self,
+        concurrency: usize,
+        rate: u32,
+        corpus: tokio::sync::mpsc::Receiver<Msg>,
+    ) -> Generator {
+        let spec = LoadSpec {
+            url: self.router.url("/v1/messages"),
+            concurrency,
+            rate,
+            timeout: Duration::from_secs(10),
+        };
+        Generator::start(self.http.clone(), &spec, corpus)
     }
 
     /// The work directory.

@@ -11,8 +11,7 @@ use rand::{Rng, SeedableRng, seq::IndexedRandom};
 
 use super::{closing_checks, finish, verify_deliveries};
 use crate::ChaosError;
-use crate::corpus::spawn_producer;
-use crate::load::{Generator, LoadSpec};
+use crate::corpus::{check_producer, spawn_producer};
 use crate::report::Report;
 use crate::world::{World, two_lanes};
 
@@ -79,16 +78,7 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
     world.router.spawn()?;
     let mut ready_times = vec![world.router.wait_ready(o.ready_timeout).await?];
     let started = Instant::now();
-    let load = Generator::start(
-        world.http.clone(),
-        &LoadSpec {
-            url: world.router.url("/v1/messages"),
-            concurrency: o.concurrency,
-            rate: o.rate,
-            timeout: Duration::from_secs(10),
-        },
-        corpus,
-    );
+    let load = world.start_load(o.concurrency, o.rate, corpus);
     let shared = load.shared().clone();
     let (mut kills, mut startup_kills, mut with_requests_in_flight) = (0u32, 0u32, 0u32);
     let mut accepted_between_kills = Vec::new();
@@ -140,13 +130,7 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
     }
     tokio::time::sleep(o.final_load).await;
     let stopped = load.stop().await;
-    if producer.is_finished() {
-        match producer.join() {
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(ChaosError::Sign("the signing thread panicked".into())),
-            Ok(Ok(())) => {}
-        }
-    }
+    check_producer(producer)?;
     report.fact("kills (SIGKILL)", kills);
     report.fact("  of them during start-up (before ready)", startup_kills);
     report.fact(

@@ -11,8 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::{closing_checks, finish, verify_deliveries};
 use crate::ChaosError;
-use crate::corpus::spawn_producer;
-use crate::load::{Generator, LoadSpec};
+use crate::corpus::{check_producer, spawn_producer};
 use crate::powercut::PowerCutDisk;
 use crate::report::Report;
 use crate::world::{World, two_lanes};
@@ -47,16 +46,7 @@ async fn body(
     *disk = Some(super::power_loss::mount(world)?);
     world.router.spawn()?;
     world.router.wait_ready(READY_TIMEOUT).await?;
-    let load = Generator::start(
-        world.http.clone(),
-        &LoadSpec {
-            url: world.router.url("/v1/messages"),
-            concurrency: 8,
-            rate: RATE,
-            timeout: Duration::from_secs(10),
-        },
-        corpus,
-    );
+    let load = world.start_load(8, RATE, corpus);
     let shared = load.shared().clone();
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -156,13 +146,7 @@ async fn body(
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stopped = load.stop().await;
-    if producer.is_finished() {
-        match producer.join() {
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(ChaosError::Sign("the signing thread panicked".into())),
-            Ok(Ok(())) => {}
-        }
-    }
+    check_producer(producer)?;
     let ledger = verify_deliveries(world, &stopped, Duration::from_secs(60), report).await;
     // Nothing first sent after the disk broke can have been made durable before the restart.
     let early: Vec<_> = ledger

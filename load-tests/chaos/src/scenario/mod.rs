@@ -108,6 +108,15 @@ pub async fn closing_checks(
     for n in not_delivered.iter().take(3) {
         report.finding(format!("status API disagrees with the authority: {n}"));
     }
+    settle_and_stop(world, ledger, report).await
+}
+
+/// No queue left and no dead letter once everything arrived; then a graceful stop (exit 0).
+pub async fn settle_and_stop(
+    world: &mut World,
+    ledger: &Ledger,
+    report: &mut Report,
+) -> Result<(), ChaosError> {
     let (queued, dead) = settle_queues(world).await?;
     report.require(dead == 0, format!("{dead} dead letter(s)"));
     if queued != 0 {

@@ -8,12 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
-use super::{explain_pending, finish, settle_queues, verify_deliveries};
+use super::{finish, settle_and_stop, verify_deliveries};
 use crate::ChaosError;
 use crate::checks::{arrivals, check_order, first_arrivals};
 use crate::client::Http;
 use crate::corpus::spawn_producer;
-use crate::load::{Generator, LoadSpec};
 use crate::proc_status;
 use crate::report::Report;
 use crate::world::{World, depth_of, two_lanes};
@@ -116,16 +115,7 @@ async fn body(world: &mut World, o: &OutageOptions, report: &mut Report) -> Resu
     world.router.spawn()?;
     world.router.wait_ready(Duration::from_secs(30)).await?;
     let rss_start = world.router.memory().map_or(0, |m| m.rss_kib);
-    let load = Generator::start(
-        world.http.clone(),
-        &LoadSpec {
-            url: world.router.url("/v1/messages"),
-            concurrency: o.concurrency,
-            rate: o.rate,
-            timeout: Duration::from_secs(10),
-        },
-        corpus,
-    );
+    let load = world.start_load(o.concurrency, o.rate, corpus);
     let shared = load.shared().clone();
     let sampler = Sampler::start(
         world.router.pid().unwrap_or(0),
@@ -290,19 +280,7 @@ async fn body(world: &mut World, o: &OutageOptions, report: &mut Report) -> Resu
         ),
     );
 
-    let (queued, dead) = settle_queues(world).await?;
-    report.require(dead == 0, format!("{dead} dead letter(s)"));
-    if queued != 0 {
-        explain_pending(world, &ledger, queued, report).await?;
-    }
-    match world.router.terminate(Duration::from_secs(30)).await {
-        Ok(t) => report.fact(
-            "graceful stop (SIGTERM)",
-            format!("{} ms, exit 0", t.as_millis()),
-        ),
-        Err(e) => report.finding(e.to_string()),
-    }
-    Ok(())
+    settle_and_stop(world, &ledger, report).await
 }
 
 /// About a dozen evenly spaced samples as `t s: rss MiB/depth`.

@@ -16,8 +16,7 @@ use rand::{Rng, SeedableRng, seq::IndexedRandom};
 
 use super::{closing_checks, finish, verify_deliveries};
 use crate::ChaosError;
-use crate::corpus::spawn_producer;
-use crate::load::{Generator, LoadSpec};
+use crate::corpus::{check_producer, spawn_producer};
 use crate::powercut::{DiskStats, PowerCutDisk};
 use crate::report::Report;
 use crate::world::{World, two_lanes};
@@ -159,16 +158,7 @@ async fn body(
     world.router.spawn()?;
     let mut ready_times = vec![world.router.wait_ready(o.ready_timeout).await?];
     let started = Instant::now();
-    let load = Generator::start(
-        world.http.clone(),
-        &LoadSpec {
-            url: world.router.url("/v1/messages"),
-            concurrency: o.concurrency,
-            rate: o.rate,
-            timeout: Duration::from_secs(10),
-        },
-        corpus,
-    );
+    let load = world.start_load(o.concurrency, o.rate, corpus);
     let shared = load.shared().clone();
     let mut cuts = Cuts::default();
     let mut accepted_between_cuts = Vec::new();
@@ -213,13 +203,7 @@ async fn body(
     }
     tokio::time::sleep(o.final_load).await;
     let stopped = load.stop().await;
-    if producer.is_finished() {
-        match producer.join() {
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(ChaosError::Sign("the signing thread panicked".into())),
-            Ok(Ok(())) => {}
-        }
-    }
+    check_producer(producer)?;
     let (total, cuts_with_loss) = (&cuts.total, cuts.with_loss);
     report.fact("power cuts", cuts.count);
     report.fact(
