@@ -415,6 +415,9 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Depth per destination (destinations with anything pending or dead).
     fn depths(&self) -> BTreeMap<DestinationId, Depth>;
 
+    /// Depth of one destination, from memory (no IO, no scan): cheap enough for every poll.
+    fn depth(&self, destination: &str) -> Depth;
+
     /// Engine health and counters for metrics.
     fn stats(&self) -> StoreStats;
 

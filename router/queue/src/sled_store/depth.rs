@@ -181,6 +181,14 @@ impl Depths {
             .collect();
     }
 
+    /// One destination's counters (zero if it has none).
+    pub(crate) fn get(&self, dest: &str) -> Depth {
+        self.lock()
+            .get(dest)
+            .map(|c| clamp(c.depth))
+            .unwrap_or_default()
+    }
+
     /// Destinations with anything pending or dead.
     pub(crate) fn snapshot(&self) -> BTreeMap<DestinationId, Depth> {
         self.lock()

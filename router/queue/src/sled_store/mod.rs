@@ -666,6 +666,10 @@ impl MessageStore for SledStore {
         self.inner.depths.snapshot()
     }
 
+    fn depth(&self, destination: &str) -> Depth {
+        self.inner.depths.get(destination)
+    }
+
     fn stats(&self) -> StoreStats {
         let f = self.inner.flusher.stats();
         StoreStats {

@@ -254,6 +254,27 @@ async fn a_worker_leases_once_per_message_when_messages_come_one_by_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_destination_is_polled_without_leasing() {
+    // Every worker wakes every 200 ms for due retries and expired leases. With nothing
+    // queued or delivering its counters say so, and it must not pay a lease for that: a
+    // router with 1,000 destinations made 5,000 empty leases a second while idle.
+    let w = world().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let m = w.client.get(&w.router.admin_url("/metrics")).await;
+    let text = String::from_utf8_lossy(&m.body);
+    let empty = sample(
+        &text,
+        "xoev_router_delivery_leases_total{destination=\"bw\",outcome=\"empty\"}",
+    );
+    // The first lease at start, nothing after it (seven polls happened meanwhile).
+    assert!(
+        empty <= 1,
+        "{empty} empty leases in 1.5 s of idling:\n{text}"
+    );
+    w.router.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destination_never_has_more_requests_in_flight_than_its_concurrency() {
     // A slot is given back when the authority answers, before the store records the result;
     // the authority must still never see more than `concurrency` requests at once.
