@@ -211,6 +211,8 @@ fn directories_listing_and_free_space_pass_through() {
     fs::remove_dir(s.mnt.join("z/y")).expect("rmdir");
     sync_dir(&s.mnt.join("z"));
     sync_dir(&s.mnt);
+    let stats = disk.cut();
+    assert_eq!((stats.names_undone, stats.undo_error), (0, None));
     disk.unmount().expect("unmount");
     assert!(s.backing.join("z").is_dir());
     assert!(!s.backing.join("z/y").exists());
@@ -240,4 +242,62 @@ fn after_fail_fsyncs_a_sync_fails_with_eio_and_its_data_is_gone() {
     disk.unmount().expect("unmount");
     assert_eq!(fs::read(s.backing.join("a")).ok(), Some(b"kept ".to_vec()));
     assert!(!s.backing.join("b").exists(), "its directory sync failed");
+}
+
+#[test]
+#[ignore = "needs root and /dev/fuse; load-tests/chaos/ci.sh runs it"]
+fn changes_inside_a_renamed_directory_settle_and_undo_under_its_current_name() {
+    let s = setup();
+    fs::create_dir(s.backing.join("x")).expect("seed dir");
+    let disk = mount(&s);
+    drop(File::create(s.mnt.join("x/f")).expect("create x/f"));
+    fs::rename(s.mnt.join("x"), s.mnt.join("z")).expect("rename the directory");
+    sync_dir(&s.mnt.join("z"));
+    let stats = disk.cut();
+    // x/f was settled by the sync of z (the same directory); the rename itself was not.
+    assert_eq!((stats.names_undone, stats.undo_error), (1, None));
+    disk.unmount().expect("unmount");
+    assert!(s.backing.join("x/f").is_file() && !s.backing.join("z").exists());
+
+    let disk = mount(&s);
+    fs::remove_file(s.mnt.join("x/f")).expect("unlink");
+    fs::rename(s.mnt.join("x"), s.mnt.join("z")).expect("rename the directory");
+    let stats = disk.cut();
+    assert_eq!((stats.names_undone, stats.undo_error), (2, None));
+    disk.unmount().expect("unmount");
+    assert!(s.backing.join("x/f").is_file() && !s.backing.join("z").exists());
+
+    fs::create_dir(s.backing.join("full")).expect("seed dir");
+    fs::write(s.backing.join("full/g"), b"g").expect("seed file");
+    let disk = mount(&s);
+    let err = fs::rename(s.mnt.join("x"), s.mnt.join("full")).map_err(|e| e.raw_os_error());
+    assert_eq!(
+        err,
+        Err(Some(39)),
+        "a directory renamed over a non-empty one: ENOTEMPTY"
+    );
+    disk.unmount().expect("unmount");
+}
+
+#[test]
+#[ignore = "needs root and /dev/fuse; load-tests/chaos/ci.sh runs it"]
+fn an_open_file_keeps_its_unsynced_writes_after_unlink_and_can_still_sync_them() {
+    let s = setup();
+    fs::write(s.backing.join("f"), b"").expect("seed");
+    let disk = mount(&s);
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(s.mnt.join("f"))
+        .expect("open");
+    f.write_all(b"written").expect("write");
+    fs::remove_file(s.mnt.join("f")).expect("unlink");
+    f.sync_data().expect("fdatasync through the open handle");
+    drop(f);
+    assert_eq!(disk.cut().names_undone, 1);
+    disk.unmount().expect("unmount");
+    assert_eq!(
+        fs::read(s.backing.join("f")).ok(),
+        Some(b"written".to_vec())
+    );
 }

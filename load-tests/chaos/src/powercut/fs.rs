@@ -13,7 +13,7 @@
 //! - `fsync` writes the changes to the backing file without syncing it: the host does not
 //!   lose power, only the file system above it does.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
@@ -44,6 +44,11 @@ pub struct DiskStats {
     pub bytes_lost: u64,
     /// Files that lost at least one change in a power cut.
     pub files_hit: u64,
+    /// Changes a power cut dropped, by the first component of the file's path (`""` for a
+    /// file that no longer had a name), so a caller can tell whose writes were at stake.
+    pub lost_under: BTreeMap<String, u64>,
+    /// `fsync`/`fdatasync` calls of files, by the first component of the file's path.
+    pub synced_under: BTreeMap<String, u64>,
     /// `fsync`/`fdatasync` calls answered with `EIO` after `PowerCutDisk::fail_fsyncs`.
     pub fsyncs_failed: u64,
     /// Name changes (create, rename, unlink, ...) a power cut undid: their directory had not
@@ -71,8 +76,10 @@ pub(crate) struct State {
     next_fh: u64,
     names: Names,
     cut: bool,
-    /// Every `fsync` fails with `EIO` and the file's unsynced changes are gone, as Linux does
-    /// after a failed writeback ("fsyncgate"). Everything else keeps working.
+    /// Every `fsync` fails with `EIO` and the file's unsynced changes are gone. Linux marks the
+    /// pages clean after a failed writeback ("fsyncgate"), so they may never reach the disk;
+    /// it keeps them readable until evicted, this model drops them at once. Everything else
+    /// keeps working.
     fsyncs_fail: bool,
     stats: DiskStats,
 }
@@ -120,6 +127,7 @@ impl State {
         for node in self.nodes.values_mut() {
             if !node.unsynced.is_empty() {
                 let (changes, bytes) = node.unsynced.size();
+                *self.stats.lost_under.entry(top_dir(node)).or_default() += changes;
                 self.stats.changes_lost += changes;
                 self.stats.bytes_lost += bytes;
                 self.stats.files_hit += 1;
@@ -170,14 +178,14 @@ impl State {
         ino
     }
 
-    /// The node at `rel` is gone (unlinked, or replaced by a rename): its unsynced changes
-    /// can never reach the disk under any name.
+    /// The name `rel` is gone (unlinked, or replaced by a rename). Its node keeps its unsynced
+    /// changes: a process holding the file open still reads them and may `fsync` them into the
+    /// stashed file, which comes back if the cut undoes the removal.
     fn forget_path(&mut self, rel: &Path) {
         if let Some(ino) = self.by_path.remove(rel)
             && let Some(node) = self.nodes.get_mut(&ino)
         {
             node.path = None;
-            node.unsynced.clear();
         }
     }
 
@@ -233,6 +241,15 @@ impl State {
             .map(|n| &mut n.unsynced)
             .ok_or(Errno::ENOENT)
     }
+}
+
+/// The first component of a node's path (`""` once it has no name).
+fn top_dir(node: &Node) -> String {
+    node.path
+        .as_ref()
+        .and_then(|p| p.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn kind(meta: &Metadata) -> FileType {
@@ -294,7 +311,7 @@ impl Filesystem for PowerCutFs {
         _atime: Option<TimeOrNow>,
         _mtime: Option<TimeOrNow>,
         _ctime: Option<std::time::SystemTime>,
-        _fh: Option<FileHandle>,
+        fh: Option<FileHandle>,
         _crtime: Option<std::time::SystemTime>,
         _chgtime: Option<std::time::SystemTime>,
         _bkuptime: Option<std::time::SystemTime>,
@@ -303,16 +320,24 @@ impl Filesystem for PowerCutFs {
     ) {
         let mut s = self.lock();
         let result = s.live().and_then(|()| {
-            let rel = s.rel(ino)?;
-            if let Some(mode) = mode {
-                std::fs::set_permissions(s.full(&rel), PermissionsExt::from_mode(mode))
+            // An unlinked file still open is reached through its handle (`ftruncate`).
+            let rel = s.rel(ino);
+            if let (Some(mode), Ok(rel)) = (mode, &rel) {
+                std::fs::set_permissions(s.full(rel), PermissionsExt::from_mode(mode))
                     .map_err(Errno::from)?;
             }
             if let Some(size) = size {
                 s.unsynced_mut(ino)?.push(Change::SetLen(size));
                 s.stats.writes += 1;
             }
-            s.attr_of(&rel)
+            match (rel, fh) {
+                (Ok(rel), _) => s.attr_of(&rel),
+                (Err(_), Some(fh)) => {
+                    let meta = s.file(fh)?.metadata().map_err(Errno::from)?;
+                    Ok(s.attr(ino.0, &meta))
+                }
+                (Err(e), None) => Err(e),
+            }
         });
         match result {
             Ok(attr) => reply.attr(&TTL, &attr),
@@ -586,6 +611,7 @@ impl Filesystem for PowerCutFs {
             }
             node.unsynced.apply(file).map_err(Errno::from)?;
             s.stats.fsyncs += 1;
+            *s.stats.synced_under.entry(top_dir(node)).or_default() += 1;
             Ok(())
         });
         match result {

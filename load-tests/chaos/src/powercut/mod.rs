@@ -79,8 +79,9 @@ impl PowerCutDisk {
     }
 
     /// From now on every `fsync`/`fdatasync` (files and directories) fails with `EIO`, and a
-    /// file whose sync failed loses its unsynced changes, as on Linux after a failed
-    /// writeback. Reads and writes keep working.
+    /// file whose sync failed loses its unsynced changes (Linux marks them clean after a
+    /// failed writeback, so they may never reach the disk; it keeps them readable until
+    /// evicted, this model drops them at once). Reads and writes keep working.
     pub fn fail_fsyncs(&self) {
         self.state
             .lock()

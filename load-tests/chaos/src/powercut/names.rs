@@ -4,6 +4,11 @@
 //! directory at once and logged here; an `fsync` of a directory settles the changes in it,
 //! and a power cut undoes the unsettled ones, newest first. Removed files and replaced rename
 //! targets are kept in a stash until their removal is durable, so an undo can bring them back.
+//!
+//! Paths in the log are always current: renaming a directory rewrites the older unsettled
+//! changes below it (so an `fsync` of the directory under its new name settles them), and
+//! undoing that rename rewrites them back before they are undone in turn. Once the removal
+//! of a directory is durable, the unsettled changes inside it are moot and dropped.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -44,7 +49,38 @@ fn parent(rel: &Path) -> PathBuf {
     rel.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+/// `p` with its prefix `from` replaced by `to`, if it lies under `from`.
+fn moved(p: &Path, from: &Path, to: &Path) -> Option<PathBuf> {
+    let rest = p.strip_prefix(from).ok()?;
+    Some(if rest.as_os_str().is_empty() {
+        to.to_path_buf()
+    } else {
+        to.join(rest)
+    })
+}
+
+impl Change {
+    fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
+        match self {
+            Change::Created(p) | Change::MadeDir(p) | Change::RemovedDir(p) => vec![p],
+            Change::Unlinked { path, .. } => vec![path],
+            Change::Renamed { from, to, .. } => vec![from, to],
+        }
+    }
+}
+
 impl Names {
+    /// Rewrites every logged path and awaited directory under `from` to lie under `to`.
+    fn rewrite(unsettled: &mut [Unsettled], from: &Path, to: &Path) {
+        for u in unsettled {
+            for p in u.change.paths_mut().into_iter().chain(u.dirs.iter_mut()) {
+                if let Some(n) = moved(p, from, to) {
+                    *p = n;
+                }
+            }
+        }
+    }
+
     /// `stash` is a directory outside `root` on the same file system.
     pub(crate) fn new(root: PathBuf, stash: PathBuf) -> Self {
         Names {
@@ -110,6 +146,9 @@ impl Names {
                     20 // ENOTDIR
                 }));
             }
+            Ok(target) if target.is_dir() && std::fs::read_dir(self.full(to))?.next().is_some() => {
+                return Err(io::Error::from_raw_os_error(39)); // ENOTEMPTY
+            }
             Ok(_) => Some(self.keep(to)?),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
@@ -119,6 +158,9 @@ impl Names {
                 let _ = std::fs::rename(kept, self.full(to));
             }
             return Err(e);
+        }
+        if source.is_dir() {
+            Self::rewrite(&mut self.unsettled, from, to);
         }
         let mut dirs = vec![parent(from)];
         if parent(to) != parent(from) {
@@ -142,15 +184,20 @@ impl Names {
             .into_iter()
             .partition(|u| u.dirs.is_empty());
         self.unsettled = unsettled;
-        for u in settled {
-            let kept = match u.change {
-                Change::Unlinked { kept, .. } => Some(kept),
-                Change::Renamed { replaced, .. } => replaced,
-                _ => None,
-            };
-            if let Some(kept) = kept {
-                let _ = remove_any(&kept);
+        // A directory whose removal is durable takes what was pending inside it along.
+        for u in &settled {
+            if let Change::RemovedDir(gone) = &u.change {
+                let (moot, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.unsettled)
+                    .into_iter()
+                    .partition(|o| o.dirs.iter().any(|d| d.starts_with(gone)));
+                self.unsettled = keep;
+                for o in moot {
+                    drop_stash(o.change);
+                }
             }
+        }
+        for u in settled {
+            drop_stash(u.change);
         }
     }
 
@@ -166,10 +213,18 @@ impl Names {
                 Change::Unlinked { path, kept } => std::fs::rename(kept, self.full(path)),
                 Change::RemovedDir(p) => std::fs::create_dir(self.full(p)),
                 Change::Renamed { from, to, replaced } => {
-                    std::fs::rename(self.full(to), self.full(from)).and_then(|()| match replaced {
-                        Some(kept) => std::fs::rename(kept, self.full(to)),
-                        None => Ok(()),
-                    })
+                    let is_dir = std::fs::symlink_metadata(self.full(to)).is_ok_and(|m| m.is_dir());
+                    let r =
+                        std::fs::rename(self.full(to), self.full(from)).and_then(
+                            |()| match replaced {
+                                Some(kept) => std::fs::rename(kept, self.full(to)),
+                                None => Ok(()),
+                            },
+                        );
+                    if r.is_ok() && is_dir {
+                        Self::rewrite(&mut self.unsettled, to, from);
+                    }
+                    r
                 }
             };
             match result {
@@ -180,6 +235,18 @@ impl Names {
             }
         }
         (undone, first_error)
+    }
+}
+
+/// A settled removal or replacement: the stashed file is gone for good.
+fn drop_stash(change: Change) {
+    let kept = match change {
+        Change::Unlinked { kept, .. } => Some(kept),
+        Change::Renamed { replaced, .. } => replaced,
+        _ => None,
+    };
+    if let Some(kept) = kept {
+        let _ = remove_any(&kept);
     }
 }
 
