@@ -119,7 +119,9 @@ impl Drop for Inner {
         // sled 0.34's `Log::drop` unwraps an `fsync` of its log file: on the disk whose sync
         // just failed (§5.6) that panics, and the router would die with a backtrace instead
         // of its one-line error. A failed store is never used again: leave sled's handles
-        // undropped (a leak until the process ends, no IO).
+        // undropped (a leak until the process ends, no IO). The flusher stops first: its last
+        // flush, when the store is dropped without `close`, may be the one that fails.
+        self.flusher.stop();
         if self.flusher.failure().is_some() {
             std::mem::forget(self.trees.db.clone());
         }
