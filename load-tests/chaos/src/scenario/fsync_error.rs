@@ -53,8 +53,9 @@ async fn body(
     let Some(d) = disk.as_ref() else {
         return Err(ChaosError::Protocol("harness bug: no disk mounted".into()));
     };
-    let broken_at = SystemTime::now();
     d.fail_fsyncs();
+    // After the switch: an fsync already running when it was asked for may still succeed.
+    let broken_at = SystemTime::now();
     let accepted_before = shared.ledger().len();
     report.fact("accepted before fsync failed", accepted_before);
 
