@@ -12,7 +12,8 @@ done
 shift $((OPTIND - 1))
 [ $# -gt 0 ] || { echo "usage: $0 [-n destinations] [-s seconds] [-r rounds] BIN..." >&2; exit 2; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 "$1" certs --out "$work/pki" --router-id localhost >/dev/null
 {
   printf '[router]\nid = "idle.test"\ndata_dir = "data"\n\n'
@@ -30,10 +31,16 @@ for _ in $(seq 1 "$rounds"); do
     rm -rf "$work/data"
     "$bin" serve --config "$work/router.toml" >"$work/router.log" 2>&1 &
     pid=$!
+    ready=0
     for _ in $(seq 1 300); do
-      curl -sf http://127.0.0.1:19464/readyz >/dev/null && break
+      if curl -sf http://127.0.0.1:19464/readyz >/dev/null; then ready=1; break; fi
       sleep 0.1
     done
+    if [ "$ready" != 1 ]; then
+      echo "$bin: not ready within 30 s; its log:" >&2
+      tail -20 "$work/router.log" >&2
+      exit 1
+    fi
     sleep 2
     t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     sleep "$secs"
@@ -42,6 +49,7 @@ for _ in $(seq 1 "$rounds"); do
       awk '/^xoev_router_delivery_leases_total/ && /outcome="empty"/ {s += $2} END {print s + 0}')
     kill -TERM "$pid"
     wait "$pid" || true
+    pid=
     echo "$bin: $n destinations, ${secs} s idle: cpu $(echo "scale=2; ($t1 - $t0) * 100 / $hz / $secs" | bc) % of a core, empty leases since start $empty"
   done
 done

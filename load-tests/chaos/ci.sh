@@ -30,7 +30,14 @@ echo "== scenarios (crash with $kills kills, outage, disk-full, destination-limi
   --json "$target/chaos-ci.json" ci --kills "$kills"
 power_loss=${CHAOS_POWER_LOSS:-auto}
 if [ "$power_loss" != 0 ]; then
+  # Root and /dev/fuse are not enough in a container without CAP_SYS_ADMIN: try a mount.
+  can_mount=0
   if [ -c /dev/fuse ] && [ "$(id -u)" = 0 ]; then
+    probe=$(mktemp -d)
+    if mount -t tmpfs -o size=1m none "$probe" 2>/dev/null; then can_mount=1; umount "$probe"; fi
+    rmdir "$probe"
+  fi
+  if [ "$can_mount" = 1 ]; then
     # A harness that dies mid-run must not leave its mount behind.
     trap 'rc=$?; grep -o " [^ ]*xoev-chaos-[^ ]*/data fuse" /proc/mounts | while read -r m _; do umount -l "$m"; done || true; exit $rc' EXIT
     echo "== power loss: the power-cut disk itself"
@@ -42,9 +49,9 @@ if [ "$power_loss" != 0 ]; then
     "$target/debug/xoev-chaos" --router "$target/debug/xoev-router" \
       --json "$target/chaos-fsync-error.json" fsync-error
   elif [ "$power_loss" = 1 ]; then
-    echo "power loss: needs root and /dev/fuse, and CHAOS_POWER_LOSS=1 requires it"; exit 1
+    echo "power loss: needs root, /dev/fuse and mount permission, and CHAOS_POWER_LOSS=1 requires it"; exit 1
   else
-    echo "== power loss and fsync-error: NOT RUN on this machine (need root and /dev/fuse)"
+    echo "== power loss and fsync-error: NOT RUN on this machine (need root, /dev/fuse and mount permission)"
   fi
 fi
 if [ "${CHAOS_TMPFS:-0}" = 1 ]; then
