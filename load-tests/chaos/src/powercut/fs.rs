@@ -269,6 +269,27 @@ impl PowerCutFs {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// `unlink` and `rmdir`: the name goes (logged, so a cut can bring it back).
+    fn remove(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        reply: ReplyEmpty,
+        how: fn(&mut Names, &Path) -> io::Result<()>,
+    ) {
+        let mut s = self.lock();
+        let result = s.live().and_then(|()| {
+            let rel = s.child(parent, name)?;
+            how(&mut s.names, &rel).map_err(Errno::from)?;
+            s.forget_path(&rel);
+            Ok(())
+        });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        }
+    }
 }
 
 impl Filesystem for PowerCutFs {
@@ -371,31 +392,11 @@ impl Filesystem for PowerCutFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let mut s = self.lock();
-        let result = s.live().and_then(|()| {
-            let rel = s.child(parent, name)?;
-            s.names.unlink(&rel).map_err(Errno::from)?;
-            s.forget_path(&rel);
-            Ok(())
-        });
-        match result {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        self.remove(parent, name, reply, Names::unlink);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let mut s = self.lock();
-        let result = s.live().and_then(|()| {
-            let rel = s.child(parent, name)?;
-            s.names.rmdir(&rel).map_err(Errno::from)?;
-            s.forget_path(&rel);
-            Ok(())
-        });
-        match result {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        self.remove(parent, name, reply, Names::rmdir);
     }
 
     fn rename(

@@ -73,6 +73,30 @@ pub async fn verify_deliveries(
     ledger
 }
 
+/// Facts of a load phase with restarts: time to ready (median, max), its length, the sends.
+pub fn load_facts(
+    report: &mut Report,
+    ready_times: &mut [Duration],
+    started: std::time::Instant,
+    shared: &crate::load::Shared,
+) {
+    ready_times.sort();
+    let ms = |d: Option<&Duration>| d.map_or(0, Duration::as_millis);
+    report.fact(
+        "time to ready after start (median / max)",
+        format!(
+            "{} ms / {} ms",
+            ms(ready_times.get(ready_times.len() / 2)),
+            ms(ready_times.last())
+        ),
+    );
+    report.fact(
+        "load phase",
+        format!("{:.1} s", started.elapsed().as_secs_f64()),
+    );
+    report.fact("sends", shared.sends());
+}
+
 /// The router's own view must agree with what the authorities received (call it after
 /// `verify_deliveries`): every sampled message `delivered` in the status API, no queue left,
 /// no dead letter; then a graceful stop.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng, seq::IndexedRandom};
 
-use super::{closing_checks, finish, verify_deliveries};
+use super::{closing_checks, finish, load_facts, verify_deliveries};
 use crate::ChaosError;
 use crate::corpus::{check_producer, spawn_producer};
 use crate::powercut::{DiskStats, PowerCutDisk};
@@ -239,22 +239,7 @@ async fn body(
     );
     report.fact("cut intervals with authority-b down", cuts_with_b_down);
     report.fact("router gone before the SIGKILL", cuts.exited_before_kill);
-    ready_times.sort();
-    report.fact(
-        "time to ready after start (median / max)",
-        format!(
-            "{} ms / {} ms",
-            ready_times
-                .get(ready_times.len() / 2)
-                .map_or(0, Duration::as_millis),
-            ready_times.last().map_or(0, Duration::as_millis)
-        ),
-    );
-    report.fact(
-        "load phase",
-        format!("{:.1} s", started.elapsed().as_secs_f64()),
-    );
-    report.fact("sends", shared.sends());
+    load_facts(report, &mut ready_times, started, &shared);
     report.fact(
         "sends without an answer (in doubt, resent)",
         shared.ledger().in_doubt,
