@@ -66,13 +66,18 @@ impl Sampler {
         let task = tokio::spawn(async move {
             let mut out = Vec::new();
             loop {
+                // Stamped before the request: a 202 that arrived before it was for a message
+                // the depth already counts (the store applies its counters before the
+                // enqueue returns). Stamped after the answer, a 202 arriving while the
+                // request was under way counted as accepted but not yet as queued.
+                let at = SystemTime::now();
                 let rss_kib = proc_status::memory(pid).map_or(0, |m| m.rss_kib);
                 let depth_a = match http.get(&queues_url, Duration::from_secs(5)).await {
                     Ok(r) => depth_of(&r.json(), "authority-a"),
                     Err(_) => 0,
                 };
                 out.push(Sample {
-                    at: SystemTime::now(),
+                    at,
                     rss_kib,
                     depth_a,
                 });
