@@ -166,11 +166,14 @@ pub async fn run(ctx: Arc<WorkerCtx>, mut shutdown: watch::Receiver<bool>) {
                 // or delivering here; the in-memory counters say so without a lease, which
                 // would cost a round of the queue's writer per idle destination and poll.
                 let now = Instant::now();
-                let depth = ctx.store.depth(&ctx.destination);
-                maybe_work = depth.queued + depth.delivering > 0 || now >= next_full_poll;
-                if now >= next_full_poll {
+                let full = now >= next_full_poll;
+                if full {
                     next_full_poll = now + FULL_POLL;
                 }
+                maybe_work = full || {
+                    let depth = ctx.store.depth(&ctx.destination);
+                    depth.queued + depth.delivering > 0
+                };
                 next_poll = now + IDLE_POLL;
             }
             _ = shutdown.changed() => {}
