@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng, seq::IndexedRandom};
+use rand::{Rng, SeedableRng};
 
-use super::{closing_checks, finish, load_facts, verify_deliveries};
+use super::{closing_checks, finish, load_facts, require_flowing, sample_ids, verify_deliveries};
 use crate::ChaosError;
 use crate::corpus::{check_producer, spawn_producer};
 use crate::report::Report;
@@ -158,15 +158,7 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
         "resends answered `duplicate: true` (stored before the kill, answer lost)",
         resolved,
     );
-    let flowing = accepted_between_kills.iter().filter(|n| **n > 0).count();
-    report.fact(
-        "kill intervals with at least one 202",
-        format!("{flowing} of {}", accepted_between_kills.len()),
-    );
-    report.require(
-        flowing * 2 >= accepted_between_kills.len(),
-        "the load was not flowing in most kill intervals: the test proves little",
-    );
+    require_flowing(report, "kill", &accepted_between_kills);
     // How often a kill meets a request in flight depends on the machine's speed (a fast
     // router answers in a millisecond); only a run where it never happened proves little.
     report.require(
@@ -174,10 +166,6 @@ async fn body(world: &mut World, o: &CrashOptions, report: &mut Report) -> Resul
         "no kill under load met a request in flight",
     );
 
-    let sample: Vec<_> = ledger
-        .accepted()
-        .choose_multiple(&mut rng, o.status_sample)
-        .map(|a| a.id)
-        .collect();
+    let sample = sample_ids(&ledger, &mut rng, o.status_sample);
     closing_checks(world, &ledger, &sample, report).await
 }

@@ -97,6 +97,30 @@ pub fn load_facts(
     report.fact("sends", shared.sends());
 }
 
+/// The load was really flowing between the breaks (`what`: "kill", "cut"): at least one `202`
+/// in most intervals, or the run proves little.
+pub fn require_flowing(report: &mut Report, what: &str, accepted_between: &[usize]) {
+    let flowing = accepted_between.iter().filter(|n| **n > 0).count();
+    report.fact(
+        &format!("{what} intervals with at least one 202"),
+        format!("{flowing} of {}", accepted_between.len()),
+    );
+    report.require(
+        flowing * 2 >= accepted_between.len(),
+        format!("the load was not flowing in most {what} intervals: the test proves little"),
+    );
+}
+
+/// Up to `n` accepted ids, chosen at random, for the status-API check of `closing_checks`.
+pub fn sample_ids(ledger: &Ledger, rng: &mut impl rand::Rng, n: usize) -> Vec<uuid::Uuid> {
+    use rand::seq::IndexedRandom;
+    ledger
+        .accepted()
+        .choose_multiple(rng, n)
+        .map(|a| a.id)
+        .collect()
+}
+
 /// The router's own view must agree with what the authorities received (call it after
 /// `verify_deliveries`): every sampled message `delivered` in the status API, no queue left,
 /// no dead letter; then a graceful stop.

@@ -12,9 +12,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng, seq::IndexedRandom};
+use rand::{Rng, SeedableRng};
 
-use super::{closing_checks, finish, load_facts, verify_deliveries};
+use super::{closing_checks, finish, load_facts, require_flowing, sample_ids, verify_deliveries};
 use crate::ChaosError;
 use crate::corpus::{check_producer, spawn_producer};
 use crate::powercut::{DiskStats, PowerCutDisk};
@@ -245,15 +245,7 @@ async fn body(
         shared.ledger().in_doubt,
     );
     let ledger = verify_deliveries(world, &stopped, o.drain_timeout, report).await;
-    let flowing = accepted_between_cuts.iter().filter(|n| **n > 0).count();
-    report.fact(
-        "cut intervals with at least one 202",
-        format!("{flowing} of {}", accepted_between_cuts.len()),
-    );
-    report.require(
-        flowing * 2 >= accepted_between_cuts.len(),
-        "the load was not flowing in most cut intervals: the test proves little",
-    );
+    require_flowing(report, "cut", &accepted_between_cuts);
     // The store syncs right after it writes (sled buffers in memory until its flush, a
     // segment append is followed by its fdatasync), so only some cuts meet an unsynced write
     // of the queue; what must hold is that the queue really lived on the disk and synced
@@ -263,10 +255,6 @@ async fn body(
         cuts.queue_syncs > 0,
         "the disk never served an fsync of the queue's files: the router did not store on it",
     );
-    let sample: Vec<_> = ledger
-        .accepted()
-        .choose_multiple(&mut rng, o.status_sample)
-        .map(|a| a.id)
-        .collect();
+    let sample = sample_ids(&ledger, &mut rng, o.status_sample);
     closing_checks(world, &ledger, &sample, report).await
 }
