@@ -60,21 +60,7 @@ async fn body(
     report.fact("accepted before fsync failed", accepted_before);
 
     // The router must notice within one idle flush interval (500 ms) plus a margin.
-    let started = Instant::now();
-    let readyz = world.router.admin_url("/readyz");
-    let mut not_ready = None;
-    while started.elapsed() < Duration::from_secs(5) {
-        if let Ok(r) = world.http.get(&readyz, Duration::from_secs(2)).await
-            && r.status == 503
-        {
-            not_ready = Some((
-                started.elapsed(),
-                String::from_utf8_lossy(&r.body).into_owned(),
-            ));
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let not_ready = wait_not_ready(world, Duration::from_secs(5)).await;
     match &not_ready {
         Some((after, body)) => {
             report.fact(
@@ -119,26 +105,9 @@ async fn body(
 
     // The operator restarts the router; the disk is healthy again, what was not synced is gone.
     // It must stop, and say why with a non-zero exit: its queue could not be closed cleanly.
-    let stop = world.router.terminate(Duration::from_secs(30)).await;
-    let log = std::fs::read_to_string(world.router.log_path()).unwrap_or_default();
-    let last_line = log.lines().last().unwrap_or_default().to_owned();
-    match stop {
-        Err(ChaosError::Stop(status)) if status.contains("exit status: 2") => report.fact(
-            "SIGTERM with a failed queue",
-            format!("{status}; last line: {last_line}"),
-        ),
-        Ok(_) => report.finding("SIGTERM with a failed queue exited 0, as if all was well"),
-        Err(e) => report.finding(format!("SIGTERM with a failed queue: {e}")),
-    }
-    if let Some(at) = log.find("panicked") {
-        let line = log[at..].lines().next().unwrap_or_default();
-        report.finding(format!("the router panicked with a failed queue: {line}"));
-    }
+    stop_with_failed_queue(world, "SIGTERM with a failed queue", report).await;
     let restarted_at = SystemTime::now();
-    if let Some(d) = disk.take() {
-        d.unmount()?;
-    }
-    *disk = Some(super::power_loss::mount(world)?);
+    remount(world, disk)?;
     world.router.spawn()?;
     let ready = world.router.wait_ready(READY_TIMEOUT).await?;
     report.fact(
@@ -165,5 +134,92 @@ async fn body(
         ),
     );
     let sample: Vec<_> = ledger.accepted().iter().map(|a| a.id).collect();
-    closing_checks(world, &ledger, &sample, report).await
+    closing_checks(world, &ledger, &sample, report).await?;
+    idle_disk_breaks(world, disk, report).await
+}
+
+/// The disk breaks while the router is idle: no write fails, so only the router's own syncs
+/// can notice. A stop right after the break must fail in the store's final sync (exit 2),
+/// not panic in sled's drop; left running, the idle probe must turn `/readyz` to 503.
+async fn idle_disk_breaks(
+    world: &mut World,
+    disk: &mut Option<PowerCutDisk>,
+    report: &mut Report,
+) -> Result<(), ChaosError> {
+    for wait_for_probe in [false, true] {
+        remount(world, disk)?;
+        world.router.spawn()?;
+        world.router.wait_ready(READY_TIMEOUT).await?;
+        let Some(d) = disk.as_ref() else {
+            return Err(ChaosError::Protocol("harness bug: no disk mounted".into()));
+        };
+        d.fail_fsyncs();
+        if wait_for_probe {
+            // The idle probe runs every 5 s, plus one idle flush interval and a margin.
+            match wait_not_ready(world, Duration::from_secs(8)).await {
+                Some((after, _)) => report.fact(
+                    "idle: /readyz 503 after the disk broke",
+                    format!("{} ms", after.as_millis()),
+                ),
+                None => report.finding(
+                    "idle: /readyz still answered 200 eight seconds after fsync began to fail",
+                ),
+            }
+        }
+        let label = if wait_for_probe {
+            "idle: SIGTERM after /readyz turned 503"
+        } else {
+            "idle: SIGTERM right after the disk broke"
+        };
+        stop_with_failed_queue(world, label, report).await;
+    }
+    Ok(())
+}
+
+/// `/readyz` 503 within `limit`: when, and the body.
+async fn wait_not_ready(world: &World, limit: Duration) -> Option<(Duration, String)> {
+    let started = Instant::now();
+    let readyz = world.router.admin_url("/readyz");
+    while started.elapsed() < limit {
+        if let Ok(r) = world.http.get(&readyz, Duration::from_secs(2)).await
+            && r.status == 503
+        {
+            return Some((
+                started.elapsed(),
+                String::from_utf8_lossy(&r.body).into_owned(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// SIGTERM to a router whose disk no longer syncs: exit 2 with a one-line cause, no panic.
+async fn stop_with_failed_queue(world: &mut World, label: &str, report: &mut Report) {
+    // The log is appended to across restarts: look only at what this stop wrote.
+    let before = std::fs::metadata(world.router.log_path()).map_or(0, |m| m.len());
+    let stop = world.router.terminate(Duration::from_secs(30)).await;
+    let log = std::fs::read(world.router.log_path()).unwrap_or_default();
+    let log = String::from_utf8_lossy(log.get(before as usize..).unwrap_or_default());
+    let last_line = log.lines().last().unwrap_or_default().to_owned();
+    match stop {
+        Err(ChaosError::Stop(status)) if status.contains("exit status: 2") => {
+            report.fact(label, format!("{status}; last line: {last_line}"))
+        }
+        Ok(_) => report.finding(format!("{label}: exited 0, as if all was well")),
+        Err(e) => report.finding(format!("{label}: {e}")),
+    }
+    if let Some(at) = log.find("panicked") {
+        let line = log[at..].lines().next().unwrap_or_default();
+        report.finding(format!("{label}: the router panicked: {line}"));
+    }
+}
+
+/// A healthy disk again (what was not synced is gone), mounted where the router expects it.
+fn remount(world: &World, disk: &mut Option<PowerCutDisk>) -> Result<(), ChaosError> {
+    if let Some(d) = disk.take() {
+        d.unmount()?;
+    }
+    *disk = Some(super::power_loss::mount(world)?);
+    Ok(())
 }

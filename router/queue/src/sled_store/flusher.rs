@@ -15,6 +15,10 @@ use tokio::sync::watch;
 use super::files::FileSyncer;
 use crate::api::{DurableTicket, QueueObserver, StoreError};
 
+/// An idle store syncs its log this often, so a disk that stopped syncing is noticed (and
+/// `/readyz` says so) before the next message arrives, not when it is refused (§5.6).
+const IDLE_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
 /// What waiters see.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Published {
@@ -63,8 +67,10 @@ impl Shared {
         self.wanted.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One round: flush, sync files, publish. Serialised by the `files` lock.
-    fn flush_once(&self) {
+    /// One round: flush, sync files, publish. Serialised by the `files` lock. A `probe` runs
+    /// with nothing new to flush, to find out whether the disk still syncs; it counts as a
+    /// flush only if writes arrived meanwhile.
+    fn flush_once(&self, probe: bool) {
         let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
         if self.published.borrow().failed.is_some() {
             return;
@@ -88,6 +94,9 @@ impl Shared {
                 // woken waiter sees them.
                 let prev = self.published.borrow().ticket;
                 let newly = target.saturating_sub(prev);
+                if probe && newly == 0 {
+                    return;
+                }
                 self.stats.flushes.fetch_add(1, Ordering::Relaxed);
                 self.stats.writes.fetch_add(newly, Ordering::Relaxed);
                 let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
@@ -105,8 +114,9 @@ impl Shared {
     }
 
     fn run(&self) {
+        let mut last_sync = Instant::now();
         loop {
-            {
+            let probe = {
                 let mut w = self.wanted();
                 loop {
                     let (durable, failed) = {
@@ -119,26 +129,32 @@ impl Shared {
                     }
                     if w.stop {
                         drop(w);
-                        if self.applied.load(Ordering::SeqCst) > durable {
-                            self.flush_once();
-                        }
+                        // Always, even with nothing new: a disk that broke while the store
+                        // was idle must fail here, not in sled's drop (§5.6).
+                        self.flush_once(self.applied.load(Ordering::SeqCst) <= durable);
                         self.published.send_modify(|p| p.closed = true);
                         return;
                     }
                     if w.requested > durable {
-                        break;
+                        break false;
                     }
                     let (guard, timeout) = self
                         .wake
                         .wait_timeout(w, self.idle_interval)
                         .unwrap_or_else(|e| e.into_inner());
                     w = guard;
-                    if timeout.timed_out() && self.applied.load(Ordering::SeqCst) > durable {
-                        break;
+                    if timeout.timed_out() {
+                        if self.applied.load(Ordering::SeqCst) > durable {
+                            break false;
+                        }
+                        if last_sync.elapsed() >= IDLE_PROBE_INTERVAL {
+                            break true;
+                        }
                     }
                 }
-            }
-            self.flush_once();
+            };
+            self.flush_once(probe);
+            last_sync = Instant::now();
         }
     }
 }
@@ -212,7 +228,7 @@ impl Flusher {
         }
         if !self.group_commit {
             let shared = Arc::clone(&self.shared);
-            tokio::task::spawn_blocking(move || shared.flush_once())
+            tokio::task::spawn_blocking(move || shared.flush_once(false))
                 .await
                 .map_err(|e| StoreError::Storage(format!("flush task failed: {e}")))?;
         } else {
