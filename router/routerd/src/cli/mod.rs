@@ -9,6 +9,7 @@ mod operator;
 mod serve_cmd;
 mod sign;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,6 +36,12 @@ pub enum Command {
         /// Override `router.data_dir`.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Override `public.listen`, e.g. `0.0.0.0:8443` in a container.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Override `admin.listen` (it must stay a loopback address).
+        #[arg(long, value_name = "ADDR")]
+        admin_listen: Option<SocketAddr>,
     },
     /// Sign an XML document: appends an enveloped XML signature to the root element.
     Sign {
@@ -82,7 +89,7 @@ pub enum Command {
         #[arg(long, default_value = "dev.xoev-router.local")]
         router_id: String,
     },
-    /// Router overview: readiness and queue depths.
+    /// Router overview: readiness and queue depths (exit 0 ready, 1 not ready, 2 no answer).
     Status {
         #[command(flatten)]
         admin: AdminArg,
@@ -156,7 +163,19 @@ pub enum RoutesAction {
 /// Runs the command; the binary's `main` only parses arguments and calls this.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve { config, data_dir } => serve_cmd::run(config, data_dir),
+        Command::Serve {
+            config,
+            data_dir,
+            listen,
+            admin_listen,
+        } => serve_cmd::run(
+            config,
+            serve_cmd::Overrides {
+                data_dir,
+                listen,
+                admin_listen,
+            },
+        ),
         Command::Sign {
             key,
             cert,

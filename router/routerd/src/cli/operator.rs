@@ -60,16 +60,22 @@ fn print_queues(v: &Value) {
 
 pub fn status(base: &str) -> ExitCode {
     let url = format!("{}/readyz", base.trim_end_matches('/'));
+    // A health check can use the exit status: 0 ready, 1 not ready, 2 no answer.
     let ready = match call(Method::GET, &url) {
-        Ok((200, _)) => "ready",
-        Ok(_) => "not ready",
+        Ok((200, _)) => true,
+        Ok(_) => false,
         Err(e) => return fail(&e),
     };
-    println!("router at {base}: {ready}");
+    let verdict = if ready { "ready" } else { "not ready" };
+    println!("router at {base}: {verdict}");
     match request(Method::GET, base, "/admin/queues") {
         Ok(v) => {
             print_queues(&v);
-            ExitCode::SUCCESS
+            if ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(code) => code,
     }

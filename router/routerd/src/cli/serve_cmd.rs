@@ -1,5 +1,6 @@
 //! `xoev-router serve`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,18 +10,36 @@ use super::fail;
 use crate::config::Config;
 use crate::serve::{Listeners, prepare, start};
 
-pub fn run(config_file: Option<PathBuf>, data_dir: Option<PathBuf>) -> ExitCode {
+/// Command-line values that replace the configuration's.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
+}
+
+pub fn run(config_file: Option<PathBuf>, overrides: Overrides) -> ExitCode {
     init_logging();
     let config = match &config_file {
         Some(path) => Config::from_file(path).map(|mut c| {
-            if let Some(d) = &data_dir {
+            if let Some(d) = &overrides.data_dir {
                 c.router.data_dir = d.clone();
             }
             c.router.data_dir = c.resolve(&c.router.data_dir.clone());
             c
         }),
-        None => Config::embedded(data_dir.as_deref()),
+        None => Config::embedded(overrides.data_dir.as_deref()),
     };
+    let config = config.and_then(|mut c| {
+        if let Some(a) = overrides.listen {
+            c.public.listen = a;
+        }
+        if let Some(a) = overrides.admin_listen {
+            c.admin.listen = a;
+        }
+        // The overridden values obey the same rules as the file's.
+        c.check().map(|()| c)
+    });
     let config = match config {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),

@@ -514,7 +514,7 @@ impl Config {
 
     /// Checks that need no files: listener rules, ids, adapter fields. The directory and the
     /// sender registry check the rest when they are built.
-    fn check(&self) -> Result<(), ConfigError> {
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
         if !self.admin.listen.ip().is_loopback() {
             return Err(self.invalid(format!(
                 "admin.listen {} is not a loopback address; the admin API is plain HTTP and must stay on the machine",

@@ -311,3 +311,144 @@ async fn operator_commands_list_show_replay_and_purge_dead_letters() {
     assert!(one_line(&stderr(&down)), "{}", stderr(&down));
     w.router.stop().await;
 }
+
+/// The `public` and `admin` addresses from `serve`'s banner on `stdout`.
+fn banner_addresses(stdout: std::process::ChildStdout) -> (String, String) {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut public, mut admin) = (None, None);
+    while public.is_none() || admin.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("serve printed its banner");
+        let addr = |prefix: &str| {
+            line.trim_start()
+                .strip_prefix(prefix)
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        public = public.or(addr("public  https://"));
+        admin = admin.or(addr("admin   http://"));
+    }
+    (public.unwrap(), admin.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_listens_where_its_flags_say_and_status_exits_0_once_ready() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log = std::fs::File::create(tmp.path().join("serve.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xoev-router"))
+        .args(["serve", "--data-dir"])
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start xoev-router serve");
+    let (public, admin) = banner_addresses(child.stdout.take().unwrap());
+    // Port 0 was asked for: the embedded default's 8443 and 9464 mean a flag was ignored.
+    assert!(!public.ends_with(":8443"), "public listener: {public}");
+    assert!(!admin.ends_with(":9464"), "admin listener: {admin}");
+    let admin_url = format!("http://{admin}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let o = xoev(&["status", "--admin", &admin_url]);
+        if o.status.code() == Some(0) || std::time::Instant::now() > deadline {
+            break o;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains(": ready"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+
+    // The embedded default's sample goes through the overridden public listener.
+    let pki = TestPki {
+        dir: data.join("pki"),
+    };
+    let sample = std::fs::read(data.join("samples/sample-message.xml")).unwrap();
+    let a = TestClient::new(&pki)
+        .post_xml(&format!("https://{public}/v1/messages"), sample)
+        .await;
+    assert_eq!(a.status, 202, "{}", a.json());
+
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let gone = xoev(&["status", "--admin", &admin_url]);
+    assert_eq!(gone.status.code(), Some(2), "no answer: exit 2");
+    assert!(one_line(&stderr(&gone)), "{}", stderr(&gone));
+}
+
+#[test]
+fn status_exits_1_when_the_router_answers_not_ready() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = format!("http://{}", listener.local_addr().unwrap());
+    // An admin listener that is shutting down: /readyz 503, the queues still listed.
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            let mut s = stream.unwrap();
+            let mut buf = [0u8; 2048];
+            let n = s.read(&mut buf).unwrap();
+            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let (status, body) = if request.starts_with("GET /readyz") {
+                (
+                    "503 Service Unavailable",
+                    "not ready: shutting down".to_owned(),
+                )
+            } else {
+                (
+                    "200 OK",
+                    r#"[{"destination":"d","adapter":"file","queued":3}]"#.to_owned(),
+                )
+            };
+            write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        }
+    });
+    let o = xoev(&["status", "--admin", &admin]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(out.contains(": not ready"), "{out}");
+    assert!(out.contains("d "), "the queues are still printed: {out}");
+}
+
+#[test]
+fn serve_refuses_an_admin_listener_off_loopback_given_on_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = xoev(&[
+        "serve",
+        "--data-dir",
+        tmp.path().join("data").to_str().unwrap(),
+        "--admin-listen",
+        "0.0.0.0:0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(one_line(&stderr(&o)), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("admin.listen 0.0.0.0:0 is not a loopback address"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !tmp.path().join("data").exists(),
+        "a refused configuration writes nothing"
+    );
+}
