@@ -463,6 +463,9 @@ pub trait QueueObserver: Send + Sync + 'static {
     fn flushed(&self, _duration: Duration, _writes: u64) {}
     /// A record failed its checksum or version check and was moved aside.
     fn corrupt_record(&self, _tree: &str, _key: &[u8]) {}
+    /// A payload read failed with an I/O error (not corruption: nothing is moved aside). A
+    /// lease leaves that message queued and tries it again later; a fetch fails.
+    fn payload_unreadable(&self) {}
 }
 
 /// An observer that ignores everything.

@@ -3,6 +3,7 @@
 //! whose payload is bad goes to the dead letters instead of vanishing.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use bytes::Bytes;
 use uuid::Uuid;
 use xoev_queue::*;
 
+/// What the store reported: corrupt records (tree, key) and unreadable payloads.
 #[derive(Default)]
-struct Seen(Mutex<Vec<(String, Vec<u8>)>>);
+struct Seen(Mutex<Vec<(String, Vec<u8>)>>, AtomicU64);
 
 impl QueueObserver for Seen {
     fn corrupt_record(&self, tree: &str, key: &[u8]) {
@@ -19,6 +21,10 @@ impl QueueObserver for Seen {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((tree.to_owned(), key.to_vec()));
+    }
+
+    fn payload_unreadable(&self) {
+        self.1.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -231,6 +237,66 @@ async fn damaged_segment_file_sends_its_message_to_the_dead_letters_and_stays_as
     let report = reopen_and_lease_around(dir.path(), 1, Uuid::from_u128(2)).await;
     // The quarantined pointer keeps its segment counted: the file stays as evidence.
     assert_eq!(report.quarantined_segment_pointers, 1);
+}
+
+#[tokio::test]
+async fn a_payload_read_failing_with_an_io_error_leaves_its_message_queued_and_counted() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    seed(dir.path(), 2).await;
+    // Both payloads are in one segment. A directory in its place makes every read of it fail
+    // with an I/O error (EISDIR), as a bad sector would with EIO: not corruption.
+    let seg_dir = dir.path().join("segments");
+    let files: Vec<_> = std::fs::read_dir(&seg_dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let segment = files[0].clone();
+    let bytes = std::fs::read(&segment).unwrap_or_default();
+    assert!(std::fs::remove_file(&segment).is_ok());
+    assert!(std::fs::create_dir(&segment).is_ok());
+
+    let seen = Arc::new(Seen::default());
+    let store = SledStore::open(config(dir.path(), seen.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let leased = store
+        .lease("a", Timestamp(2_000), Duration::from_secs(30), 10)
+        .await
+        .unwrap_or_default();
+    assert!(leased.is_empty(), "nothing readable to hand out");
+    assert_eq!(
+        seen.1.load(Ordering::Relaxed),
+        2,
+        "each failed read reported"
+    );
+    assert_eq!(
+        store
+            .depths()
+            .get("a")
+            .map(|d| (d.queued, d.delivering, d.dead)),
+        Some((2, 0, 0)),
+        "both wait, neither is given up"
+    );
+    assert!(matches!(
+        store.payload(Uuid::from_u128(1)).await,
+        Err(StoreError::Storage(_))
+    ));
+    assert_eq!(seen.1.load(Ordering::Relaxed), 3);
+    assert_eq!(seen.trees(), Vec::<String>::new(), "nothing quarantined");
+    assert!(store.close().await.is_ok());
+    drop(store);
+
+    // The disk is readable again: both are delivered, in order.
+    assert!(std::fs::remove_dir(&segment).is_ok());
+    assert!(std::fs::write(&segment, &bytes).is_ok());
+    let store = SledStore::open(config(dir.path(), seen.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let leased = store
+        .lease("a", Timestamp(3_000), Duration::from_secs(30), 10)
+        .await
+        .unwrap_or_default();
+    let ids: Vec<u128> = leased.iter().map(|l| l.record.id.as_u128()).collect();
+    assert_eq!(ids, vec![1, 2]);
+    assert_eq!(seen.1.load(Ordering::Relaxed), 3);
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ pub struct Metrics {
     pub queue_flush_duration: Histogram,
     pub queue_flushed_writes: IntCounter,
     pub queue_corrupt_records: IntCounter,
+    pub queue_payload_read_errors: IntCounter,
     pub queue_transactions: IntCounter,
     pub queue_depth: IntGaugeVec,
     pub queue_pending_bytes: IntGaugeVec,
@@ -148,6 +149,11 @@ impl Metrics {
                 "xoev_router_queue_corrupt_records_total",
                 "Records that failed their checksum or version check and were moved aside.",
             ),
+            queue_payload_read_errors: counter(
+                &r,
+                "xoev_router_queue_payload_read_errors_total",
+                "Payload reads that failed with an I/O error; the message stays queued.",
+            ),
             queue_transactions: counter(
                 &r,
                 "xoev_router_queue_transactions_total",
@@ -248,5 +254,9 @@ impl QueueObserver for Metrics {
     fn corrupt_record(&self, tree: &str, key: &[u8]) {
         self.queue_corrupt_records.inc();
         tracing::error!(tree, key = %crate::tls::hex(key), "corrupt queue record moved aside");
+    }
+
+    fn payload_unreadable(&self) {
+        self.queue_payload_read_errors.inc();
     }
 }

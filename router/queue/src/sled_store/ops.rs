@@ -509,7 +509,10 @@ impl Inner {
         match result? {
             LeaseAttempt::Leased(l) => Ok(*l),
             LeaseAttempt::PayloadLost => Err(StoreError::PayloadLost(id)),
-            LeaseAttempt::Unreadable(why) => Err(StoreError::Storage(why)),
+            LeaseAttempt::Unreadable(why) => {
+                self.observer.payload_unreadable();
+                Err(StoreError::Storage(why))
+            }
         }
     }
 
@@ -624,7 +627,10 @@ impl Inner {
             None => match self.commit(|tx| tx.load_payload(id))?.0 {
                 PayloadRead::Found(p) => Ok(Some(p)),
                 PayloadRead::Lost => Ok(None),
-                PayloadRead::Unreadable(why) => Err(StoreError::Storage(why)),
+                PayloadRead::Unreadable(why) => {
+                    self.observer.payload_unreadable();
+                    Err(StoreError::Storage(why))
+                }
             },
         }
     }

@@ -12,7 +12,9 @@ use super::keys;
 use super::ops::{EndFn, LeaseAttempt, copy_error};
 use super::transitions;
 use super::tx::{Index, Tx, TxResult, storage};
-use crate::api::{LeaseToken, Leased, MessageRecord, PurgeReport, State, StoreError, Timestamp};
+use crate::api::{
+    LeaseToken, Leased, MessageRecord, PurgeReport, QueueObserver, State, StoreError, Timestamp,
+};
 
 const BATCH: usize = 256;
 
@@ -59,11 +61,16 @@ impl LeasePlan {
 
 /// Adds the leased messages of one transaction to `out`; an unreadable payload leaves its
 /// message queued (logged), a lost one has gone to the dead letters.
-fn collect_leased(attempts: Vec<LeaseAttempt>, out: &mut Vec<Leased>) {
+fn collect_leased(
+    attempts: Vec<LeaseAttempt>,
+    out: &mut Vec<Leased>,
+    observer: &dyn QueueObserver,
+) {
     for attempt in attempts {
         match attempt {
             LeaseAttempt::Leased(l) => out.push(*l),
             LeaseAttempt::Unreadable(why) => {
+                observer.payload_unreadable();
                 tracing::error!(message = "A payload could not be read; its message stays queued.", error = %why);
             }
             LeaseAttempt::PayloadLost => {}
@@ -299,7 +306,7 @@ impl Inner {
                         tracing::error!(destination = %plan.req.dest, error = %e, "lease failed");
                         break;
                     }
-                    collect_leased(batch, &mut out);
+                    collect_leased(batch, &mut out, &*self.observer);
                     if !plan.more || out.len() >= plan.req.max {
                         break;
                     }
