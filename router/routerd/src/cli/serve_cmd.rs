@@ -99,9 +99,17 @@ fn banner(
     generated: bool,
 ) {
     let c = &router.app().config;
-    let p = public
-        .local_addr()
-        .map(|a| a.to_string())
+    let bound = public.local_addr().ok();
+    let p = bound.map(|a| a.to_string()).unwrap_or_default();
+    // Bound to every interface (a container): the hints name loopback, which the
+    // development certificate covers, not 0.0.0.0.
+    let reach = bound
+        .map(|mut a| {
+            if a.ip().is_unspecified() {
+                a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            a.to_string()
+        })
         .unwrap_or_default();
     let a = admin
         .local_addr()
@@ -130,11 +138,11 @@ fn banner(
     if let Some(s) = sample {
         println!("Send the signed sample message:");
         println!(
-            "  curl -sS --cacert {data}/pki/ca.crt -H 'Content-Type: application/xml' --data-binary @{} https://{p}/v1/messages",
+            "  curl -sS --cacert {data}/pki/ca.crt -H 'Content-Type: application/xml' --data-binary @{} https://{reach}/v1/messages",
             s.display()
         );
         println!("Follow it with the status_url from the answer:");
-        println!("  curl -sS --cacert {data}/pki/ca.crt https://{p}/v1/messages/<id>");
+        println!("  curl -sS --cacert {data}/pki/ca.crt https://{reach}/v1/messages/<id>");
     }
     println!("Stop with Ctrl-C (graceful: in-flight requests and deliveries finish first).");
 }
