@@ -67,10 +67,8 @@ impl Shared {
         self.wanted.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One round: flush, sync files, publish. Serialised by the `files` lock. A `probe` runs
-    /// with nothing new to flush, to find out whether the disk still syncs; it counts as a
-    /// flush only if writes arrived meanwhile.
-    fn flush_once(&self, probe: bool) {
+    /// One round: flush, sync files, publish. Serialised by the `files` lock.
+    fn flush_once(&self) {
         let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
         if self.published.borrow().failed.is_some() {
             return;
@@ -94,9 +92,6 @@ impl Shared {
                 // woken waiter sees them.
                 let prev = self.published.borrow().ticket;
                 let newly = target.saturating_sub(prev);
-                if probe && newly == 0 {
-                    return;
-                }
                 self.stats.flushes.fetch_add(1, Ordering::Relaxed);
                 self.stats.writes.fetch_add(newly, Ordering::Relaxed);
                 let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
@@ -105,12 +100,27 @@ impl Shared {
                 self.published
                     .send_modify(|p| p.ticket = p.ticket.max(target));
             }
-            Err(msg) => {
-                tracing::error!(message = "Queue flush failed; the store refuses writes until restarted.", error = %msg);
-                let msg: Arc<str> = msg.into();
-                self.published.send_modify(|p| p.failed = Some(msg));
-            }
+            Err(msg) => self.fail(msg),
         }
+    }
+
+    /// With nothing new to flush: does the disk still sync? Only the log's `fdatasync`, so a
+    /// passing shortage (file handles) cannot fail an idle store. Publishes nothing: a write
+    /// that arrived meanwhile waits for its own flush.
+    fn probe(&self) {
+        let files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        if self.published.borrow().failed.is_some() {
+            return;
+        }
+        if let Err(e) = files.sync_log() {
+            self.fail(format!("fsync of the idle queue log failed: {e}"));
+        }
+    }
+
+    fn fail(&self, msg: String) {
+        tracing::error!(message = "Queue flush failed; the store refuses writes until restarted.", error = %msg);
+        let msg: Arc<str> = msg.into();
+        self.published.send_modify(|p| p.failed = Some(msg));
     }
 
     fn run(&self) {
@@ -129,9 +139,13 @@ impl Shared {
                     }
                     if w.stop {
                         drop(w);
-                        // Always, even with nothing new: a disk that broke while the store
-                        // was idle must fail here, not in sled's drop (§5.6).
-                        self.flush_once(self.applied.load(Ordering::SeqCst) <= durable);
+                        // Always a sync, even with nothing new: a disk that broke while the
+                        // store was idle must fail here, not in sled's drop (§5.6).
+                        if self.applied.load(Ordering::SeqCst) > durable {
+                            self.flush_once();
+                        } else {
+                            self.probe();
+                        }
                         self.published.send_modify(|p| p.closed = true);
                         return;
                     }
@@ -153,7 +167,11 @@ impl Shared {
                     }
                 }
             };
-            self.flush_once(probe);
+            if probe {
+                self.probe();
+            } else {
+                self.flush_once();
+            }
             last_sync = Instant::now();
         }
     }
@@ -228,7 +246,7 @@ impl Flusher {
         }
         if !self.group_commit {
             let shared = Arc::clone(&self.shared);
-            tokio::task::spawn_blocking(move || shared.flush_once(false))
+            tokio::task::spawn_blocking(move || shared.flush_once())
                 .await
                 .map_err(|e| StoreError::Storage(format!("flush task failed: {e}")))?;
         } else {

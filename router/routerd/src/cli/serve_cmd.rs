@@ -33,9 +33,11 @@ pub fn run(config_file: Option<PathBuf>, overrides: Overrides) -> ExitCode {
     let config = config.and_then(|mut c| {
         if let Some(a) = overrides.listen {
             c.public.listen = a;
+            c.origin.push_str(" with --listen");
         }
         if let Some(a) = overrides.admin_listen {
             c.admin.listen = a;
+            c.origin.push_str(" with --admin-listen");
         }
         // The overridden values obey the same rules as the file's.
         c.check().map(|()| c)

@@ -312,6 +312,16 @@ async fn operator_commands_list_show_replay_and_purge_dead_letters() {
     w.router.stop().await;
 }
 
+/// A router process that a failing test does not leave behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The `public` and `admin` addresses from `serve`'s banner on `stdout`.
 fn banner_addresses(stdout: std::process::ChildStdout) -> (String, String) {
     use std::io::BufRead;
@@ -346,15 +356,17 @@ async fn serve_listens_where_its_flags_say_and_status_exits_0_once_ready() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let log = std::fs::File::create(tmp.path().join("serve.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xoev-router"))
-        .args(["serve", "--data-dir"])
-        .arg(&data)
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("start xoev-router serve");
-    let (public, admin) = banner_addresses(child.stdout.take().unwrap());
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_xoev-router"))
+            .args(["serve", "--data-dir"])
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start xoev-router serve"),
+    );
+    let (public, admin) = banner_addresses(child.0.stdout.take().unwrap());
     // Port 0 was asked for: the embedded default's 8443 and 9464 mean a flag was ignored.
     assert!(!public.ends_with(":8443"), "public listener: {public}");
     assert!(!admin.ends_with(":9464"), "admin listener: {admin}");
@@ -384,9 +396,9 @@ async fn serve_listens_where_its_flags_say_and_status_exits_0_once_ready() {
         .await;
     assert_eq!(a.status, 202, "{}", a.json());
 
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
     let gone = xoev(&["status", "--admin", &admin_url]);
     assert_eq!(gone.status.code(), Some(2), "no answer: exit 2");
     assert!(one_line(&stderr(&gone)), "{}", stderr(&gone));
@@ -443,7 +455,9 @@ fn serve_refuses_an_admin_listener_off_loopback_given_on_the_command_line() {
     assert_eq!(o.status.code(), Some(2));
     assert!(one_line(&stderr(&o)), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("admin.listen 0.0.0.0:0 is not a loopback address"),
+        stderr(&o).contains(
+            "embedded default with --admin-listen: admin.listen 0.0.0.0:0 is not a loopback address"
+        ),
         "{}",
         stderr(&o)
     );
