@@ -93,6 +93,17 @@ fn tamper(dir: &Path, tree: &str, key: &[u8], f: impl Fn(&mut Vec<u8>)) {
     assert!(db.flush().is_ok());
 }
 
+/// The path of the only segment file of the store in `dir`.
+fn the_one_segment(dir: &Path) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(dir.join("segments"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
 fn flip_last(v: &mut [u8]) {
     if let Some(b) = v.last_mut() {
         *b ^= 0x40;
@@ -224,16 +235,10 @@ async fn damaged_segment_file_sends_its_message_to_the_dead_letters_and_stays_as
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     seed(dir.path(), 2).await;
     // Both payloads are in one segment; damage the last byte, which belongs to message 2.
-    let seg_dir = dir.path().join("segments");
-    let files: Vec<_> = std::fs::read_dir(&seg_dir)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    let mut bytes = std::fs::read(&files[0]).unwrap_or_default();
+    let segment = the_one_segment(dir.path());
+    let mut bytes = std::fs::read(&segment).unwrap_or_default();
     flip_last(&mut bytes);
-    assert!(std::fs::write(&files[0], &bytes).is_ok());
+    assert!(std::fs::write(&segment, &bytes).is_ok());
     let report = reopen_and_lease_around(dir.path(), 1, Uuid::from_u128(2)).await;
     // The quarantined pointer keeps its segment counted: the file stays as evidence.
     assert_eq!(report.quarantined_segment_pointers, 1);
@@ -245,14 +250,7 @@ async fn a_payload_read_failing_with_an_io_error_leaves_its_message_queued_and_c
     seed(dir.path(), 2).await;
     // Both payloads are in one segment. A directory in its place makes every read of it fail
     // with an I/O error (EISDIR), as a bad sector would with EIO: not corruption.
-    let seg_dir = dir.path().join("segments");
-    let files: Vec<_> = std::fs::read_dir(&seg_dir)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    let segment = files[0].clone();
+    let segment = the_one_segment(dir.path());
     let bytes = std::fs::read(&segment).unwrap_or_default();
     assert!(std::fs::remove_file(&segment).is_ok());
     assert!(std::fs::create_dir(&segment).is_ok());
