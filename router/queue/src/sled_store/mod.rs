@@ -45,7 +45,7 @@ use disk_space::DiskSpace;
 use flusher::Flusher;
 use ops::EndFn;
 use ops::Placed;
-use scans::LeaseRequest;
+use scans::{LeaseRequest, UnreadableLog};
 use tokio::sync::oneshot;
 use transitions::Bounds;
 use tx::{Committed, Corruption, Trees, TxResult, storage};
@@ -104,6 +104,9 @@ pub(crate) struct Inner {
     limits: RwLock<Limits>,
     observer: Arc<dyn QueueObserver>,
     corrupt_total: AtomicU64,
+    /// Payload reads that failed with an I/O error while leasing, and when one was last
+    /// logged: a message that stays unreadable is met on every poll, its log line not.
+    unreadable: Mutex<UnreadableLog>,
     /// Transactions committed (`StoreStats::transactions_total`).
     transactions: AtomicU64,
     /// Spill files whose pointer a transaction (with this ticket) removed; see
@@ -228,6 +231,7 @@ impl SledStore {
             limits: RwLock::new(config.limits.clone()),
             observer: Arc::clone(&config.observer),
             corrupt_total: AtomicU64::new(0),
+            unreadable: Mutex::new(UnreadableLog::default()),
             transactions: AtomicU64::new(0),
             spill_doomed: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),

@@ -12,9 +12,7 @@ use super::keys;
 use super::ops::{EndFn, LeaseAttempt, copy_error};
 use super::transitions;
 use super::tx::{Index, Tx, TxResult, storage};
-use crate::api::{
-    LeaseToken, Leased, MessageRecord, PurgeReport, QueueObserver, State, StoreError, Timestamp,
-};
+use crate::api::{LeaseToken, Leased, MessageRecord, PurgeReport, State, StoreError, Timestamp};
 
 const BATCH: usize = 256;
 
@@ -59,26 +57,46 @@ impl LeasePlan {
     }
 }
 
-/// Adds the leased messages of one transaction to `out`; an unreadable payload leaves its
-/// message queued (logged), a lost one has gone to the dead letters.
-fn collect_leased(
-    attempts: Vec<LeaseAttempt>,
-    out: &mut Vec<Leased>,
-    observer: &dyn QueueObserver,
-) {
-    for attempt in attempts {
-        match attempt {
-            LeaseAttempt::Leased(l) => out.push(*l),
-            LeaseAttempt::Unreadable(why) => {
-                observer.payload_unreadable();
-                tracing::error!(message = "A payload could not be read; its message stays queued.", error = %why);
-            }
-            LeaseAttempt::PayloadLost => {}
-        }
-    }
+/// Unreadable payloads met by leases since the last log line, and when that was.
+#[derive(Debug, Default)]
+pub(crate) struct UnreadableLog {
+    last: Option<std::time::Instant>,
+    since: u64,
 }
 
+/// At most one log line per this interval for unreadable payloads (each is still counted).
+const UNREADABLE_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 impl Inner {
+    /// Adds the leased messages of one transaction to `out`; an unreadable payload leaves its
+    /// message queued (counted, logged at most every 10 s), a lost one has gone to the dead
+    /// letters.
+    fn collect_leased(&self, attempts: Vec<LeaseAttempt>, out: &mut Vec<Leased>) {
+        for attempt in attempts {
+            match attempt {
+                LeaseAttempt::Leased(l) => out.push(*l),
+                LeaseAttempt::Unreadable(why) => {
+                    self.observer.payload_unreadable();
+                    let mut log = self.unreadable.lock().unwrap_or_else(|e| e.into_inner());
+                    log.since += 1;
+                    if log
+                        .last
+                        .is_none_or(|t| t.elapsed() >= UNREADABLE_LOG_INTERVAL)
+                    {
+                        tracing::error!(
+                            message = "A payload could not be read; its message stays queued.",
+                            error = %why,
+                            unreadable_since_last_log = log.since
+                        );
+                        log.last = Some(std::time::Instant::now());
+                        log.since = 0;
+                    }
+                }
+                LeaseAttempt::PayloadLost => {}
+            }
+        }
+    }
+
     /// Up to `limit` entries of `index` in `(from, to)`.
     fn scan(
         &self,
@@ -306,7 +324,7 @@ impl Inner {
                         tracing::error!(destination = %plan.req.dest, error = %e, "lease failed");
                         break;
                     }
-                    collect_leased(batch, &mut out, &*self.observer);
+                    self.collect_leased(batch, &mut out);
                     if !plan.more || out.len() >= plan.req.max {
                         break;
                     }
