@@ -67,13 +67,19 @@ echo "== build and start"
 compose up -d --build
 container=$(compose ps -q router)
 
+# Waits up to 90 s for the container's health check to pass.
+wait_healthy() {
+    local health
+    for _ in $(seq 1 90); do
+        health=$(docker inspect --format '{{.State.Health.Status}}' "$container")
+        [[ "$health" == healthy ]] && return 0
+        sleep 1
+    done
+    fail "container health is '$health' after 90 s ($1)"
+}
+
 echo "== healthy (xoev-router status inside the container)"
-for _ in $(seq 1 90); do
-    health=$(docker inspect --format '{{.State.Health.Status}}' "$container")
-    [[ "$health" == healthy ]] && break
-    sleep 1
-done
-[[ "$health" == healthy ]] || fail "container health is '$health' after 90 s"
+wait_healthy "first start"
 
 echo "== the README's flow from the host"
 compose exec -T router cat /var/lib/xoev-router/pki/ca.crt >"$out/ca.crt"
@@ -101,12 +107,7 @@ compose stop router
 exit_code=$(docker inspect --format '{{.State.ExitCode}}' "$container")
 [[ "$exit_code" == 0 ]] || fail "the router exited $exit_code on SIGTERM"
 compose start router
-for _ in $(seq 1 90); do
-    health=$(docker inspect --format '{{.State.Health.Status}}' "$container")
-    [[ "$health" == healthy ]] && break
-    sleep 1
-done
-[[ "$health" == healthy ]] || fail "not healthy after the restart: '$health'"
+wait_healthy "after the restart"
 again=$(curl -sS -o "$out/again.json" -w '%{http_code}' --cacert "$out/ca.crt" \
     -H 'Content-Type: application/xml' --data-binary @"$out/sample.xml" \
     https://127.0.0.1:8443/v1/messages || true)
