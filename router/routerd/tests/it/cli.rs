@@ -351,34 +351,64 @@ fn banner_addresses(stdout: std::process::ChildStdout) -> (String, String) {
     (public.unwrap(), admin.unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_listens_where_its_flags_say_and_status_exits_0_once_ready() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let log = std::fs::File::create(tmp.path().join("serve.log")).unwrap();
+/// A `xoev-router serve` started by a test, with the addresses from its banner.
+struct Served {
+    child: KillOnDrop,
+    public: String,
+    admin: String,
+}
+
+fn serve(args: &[String], log: &std::path::Path) -> Served {
+    let log = std::fs::File::create(log).unwrap();
     let mut child = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_xoev-router"))
-            .args(["serve", "--data-dir"])
-            .arg(&data)
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(log)
             .spawn()
             .expect("start xoev-router serve"),
     );
     let (public, admin) = banner_addresses(child.0.stdout.take().unwrap());
-    // Port 0 was asked for: the embedded default's 8443 and 9464 mean a flag was ignored.
-    assert!(!public.ends_with(":8443"), "public listener: {public}");
-    assert!(!admin.ends_with(":9464"), "admin listener: {admin}");
-    let admin_url = format!("http://{admin}");
+    Served {
+        child,
+        public,
+        admin: format!("http://{admin}"),
+    }
+}
+
+/// `xoev-router status` until it exits 0 (30 s at most); its last output.
+fn wait_until_ready(admin_url: &str) -> Output {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        let o = xoev(&["status", "--admin", &admin_url]);
+    loop {
+        let o = xoev(&["status", "--admin", admin_url]);
         if o.status.code() == Some(0) || std::time::Instant::now() > deadline {
-            break o;
+            return o;
         }
         std::thread::sleep(Duration::from_millis(100));
-    };
+    }
+}
+
+/// SIGTERM; the exit code.
+fn terminate(served: &mut Served) -> Option<i32> {
+    let pid = served.child.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    served.child.0.wait().unwrap().code()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_listens_where_its_flags_say_and_status_exits_0_once_ready() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let args: Vec<String> = ["serve", "--data-dir", data.to_str().unwrap()]
+        .into_iter()
+        .chain(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .map(str::to_owned)
+        .collect();
+    let mut served = serve(&args, &tmp.path().join("serve.log"));
+    // Port 0 was asked for: the embedded default's 8443 and 9464 mean a flag was ignored.
+    assert!(!served.public.ends_with(":8443"), "{}", served.public);
+    assert!(!served.admin.ends_with(":9464"), "{}", served.admin);
+    let status = wait_until_ready(&served.admin);
     assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
     assert!(
         String::from_utf8_lossy(&status.stdout).contains(": ready"),
@@ -392,16 +422,89 @@ async fn serve_listens_where_its_flags_say_and_status_exits_0_once_ready() {
     };
     let sample = std::fs::read(data.join("samples/sample-message.xml")).unwrap();
     let a = TestClient::new(&pki)
-        .post_xml(&format!("https://{public}/v1/messages"), sample)
+        .post_xml(&format!("https://{}/v1/messages", served.public), sample)
         .await;
     assert_eq!(a.status, 202, "{}", a.json());
 
-    let pid = child.0.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert_eq!(child.0.wait().unwrap().code(), Some(0));
-    let gone = xoev(&["status", "--admin", &admin_url]);
+    assert_eq!(terminate(&mut served), Some(0));
+    let gone = xoev(&["status", "--admin", &served.admin]);
     assert_eq!(gone.status.code(), Some(2), "no answer: exit 2");
     assert!(one_line(&stderr(&gone)), "{}", stderr(&gone));
+}
+
+/// The container's command line, run here: CI has no Docker daemon, so this keeps the
+/// image's `CMD` and health checks in step with the binary's flags (`.ci/compose-check.sh`
+/// runs the image itself where Docker is available).
+#[test]
+fn the_images_command_starts_a_router_that_its_health_check_reports_ready() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let compose = std::fs::read_to_string(root.join("docker-compose.yml")).unwrap();
+    let exec_form = |instruction: &str| -> Vec<String> {
+        let line = dockerfile
+            .lines()
+            .find_map(|l| l.strip_prefix(instruction))
+            .unwrap_or_else(|| panic!("no {instruction} in the Dockerfile"));
+        serde_json::from_str(line.trim()).expect("exec form: a JSON array")
+    };
+    assert_eq!(exec_form("ENTRYPOINT "), ["xoev-router"]);
+    let health = "xoev-router status >/dev/null || exit 1";
+    assert!(
+        dockerfile.contains(&format!("CMD {health}")),
+        "Dockerfile HEALTHCHECK"
+    );
+    assert!(
+        compose.contains(&format!(r#"["CMD-SHELL", "{health}"]"#)),
+        "docker-compose.yml health check"
+    );
+
+    // The image's data directory and port, mapped to this test's; the admin listener is
+    // the container's own loopback there, and may be taken here.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let cmd = exec_form("CMD ");
+    let mut args: Vec<String> = cmd
+        .iter()
+        .map(|a| match a.as_str() {
+            "/var/lib/xoev-router" => data.to_str().unwrap().to_owned(),
+            "0.0.0.0:8443" => "127.0.0.1:0".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect();
+    assert!(
+        args.contains(&"127.0.0.1:0".to_owned())
+            && data.to_str().is_some_and(|d| args.iter().any(|a| a == d)),
+        "the image's CMD no longer names its data directory and listener: {cmd:?}"
+    );
+    args.extend(["--admin-listen".to_owned(), "127.0.0.1:0".to_owned()]);
+    let mut served = serve(&args, &tmp.path().join("serve.log"));
+    let status = wait_until_ready(&served.admin);
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+
+    // The health check as Docker runs it: a shell, the admin address from the environment.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_xoev-router"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let check = |admin: &str| {
+        Command::new("sh")
+            .args(["-c", health])
+            .env("PATH", &path)
+            .env("XOEV_ROUTER_ADMIN", admin)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(check(&served.admin), Some(0), "healthy while ready");
+    assert_eq!(terminate(&mut served), Some(0));
+    assert_eq!(
+        check(&served.admin),
+        Some(1),
+        "unhealthy, never Docker's reserved 2"
+    );
 }
 
 #[test]
