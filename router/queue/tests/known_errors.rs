@@ -93,6 +93,15 @@ fn tamper(dir: &Path, tree: &str, key: &[u8], f: impl Fn(&mut Vec<u8>)) {
     assert!(db.flush().is_ok());
 }
 
+/// The ids a lease of up to `max` messages of destination "a" at `at` hands out, in order.
+async fn leased_ids(store: &SledStore, at: u64, max: usize) -> Vec<u128> {
+    let leased = store
+        .lease("a", Timestamp(at), Duration::from_secs(30), max)
+        .await
+        .unwrap_or_default();
+    leased.iter().map(|l| l.record.id.as_u128()).collect()
+}
+
 /// The path of the only segment file of the store in `dir`.
 fn the_one_segment(dir: &Path) -> std::path::PathBuf {
     let files: Vec<_> = std::fs::read_dir(dir.join("segments"))
@@ -135,11 +144,7 @@ async fn flipped_record_byte_is_quarantined_counted_and_reads_as_absent() {
     );
     // The healthy neighbours are still delivered in order; the dangling index entry of the
     // quarantined message is dropped on the way, and the counters follow.
-    let leased = store
-        .lease("a", Timestamp(2_000), Duration::from_secs(30), 10)
-        .await
-        .unwrap_or_default();
-    let ids: Vec<u128> = leased.iter().map(|l| l.record.id.as_u128()).collect();
+    let ids = leased_ids(&store, 2_000, 10).await;
     assert_eq!(ids, vec![1, 3]);
     assert_eq!(
         store.depths().get("a").map(|d| (d.queued, d.delivering)),
@@ -160,11 +165,7 @@ async fn a_lease_that_meets_a_quarantined_first_candidate_still_gets_as_many_as_
         .unwrap_or_else(|e| panic!("open must succeed with a corrupt record: {e}"));
     // The two entries read first include the dangling one of message 1; the lease goes on
     // reading instead of answering with one message.
-    let leased = store
-        .lease("a", Timestamp(2_000), Duration::from_secs(30), 2)
-        .await
-        .unwrap_or_default();
-    let ids: Vec<u128> = leased.iter().map(|l| l.record.id.as_u128()).collect();
+    let ids = leased_ids(&store, 2_000, 2).await;
     assert_eq!(ids, vec![2, 3]);
     let report = store.check_consistency().unwrap_or_default();
     assert_eq!(report.problems, Vec::<String>::new());
@@ -197,11 +198,7 @@ async fn unknown_record_version_is_quarantined_like_a_bad_checksum() {
 async fn reopen_and_lease_around(dir: &Path, good: u128, bad: Uuid) -> ConsistencyReport {
     let seen = Arc::new(Seen::default());
     let store = SledStore::open(config(dir, seen.clone())).unwrap_or_else(|e| panic!("{e}"));
-    let leased = store
-        .lease("a", Timestamp(2_000), Duration::from_secs(30), 10)
-        .await
-        .unwrap_or_default();
-    let ids: Vec<u128> = leased.iter().map(|l| l.record.id.as_u128()).collect();
+    let ids = leased_ids(&store, 2_000, 10).await;
     assert_eq!(ids, vec![good]);
     let dead = store.get(bad).await.ok().flatten();
     assert_eq!(
@@ -257,11 +254,8 @@ async fn a_payload_read_failing_with_an_io_error_leaves_its_message_queued_and_c
 
     let seen = Arc::new(Seen::default());
     let store = SledStore::open(config(dir.path(), seen.clone())).unwrap_or_else(|e| panic!("{e}"));
-    let leased = store
-        .lease("a", Timestamp(2_000), Duration::from_secs(30), 10)
-        .await
-        .unwrap_or_default();
-    assert!(leased.is_empty(), "nothing readable to hand out");
+    let ids = leased_ids(&store, 2_000, 10).await;
+    assert!(ids.is_empty(), "nothing readable to hand out");
     assert_eq!(
         seen.1.load(Ordering::Relaxed),
         2,
@@ -288,11 +282,7 @@ async fn a_payload_read_failing_with_an_io_error_leaves_its_message_queued_and_c
     assert!(std::fs::remove_dir(&segment).is_ok());
     assert!(std::fs::write(&segment, &bytes).is_ok());
     let store = SledStore::open(config(dir.path(), seen.clone())).unwrap_or_else(|e| panic!("{e}"));
-    let leased = store
-        .lease("a", Timestamp(3_000), Duration::from_secs(30), 10)
-        .await
-        .unwrap_or_default();
-    let ids: Vec<u128> = leased.iter().map(|l| l.record.id.as_u128()).collect();
+    let ids = leased_ids(&store, 3_000, 10).await;
     assert_eq!(ids, vec![1, 2]);
     assert_eq!(seen.1.load(Ordering::Relaxed), 3);
 }
@@ -337,11 +327,8 @@ async fn truncated_index_value_is_quarantined_when_read_and_the_message_still_de
     );
     assert_eq!(seen.trees(), vec!["pending".to_string()]);
     // Its record and `ready` entry are intact: it is still delivered, first.
-    let leased = store
-        .lease("a", Timestamp(2_000), Duration::from_secs(30), 1)
-        .await
-        .unwrap_or_default();
-    assert_eq!(leased.first().map(|l| l.record.id.as_u128()), Some(1));
+    let ids = leased_ids(&store, 2_000, 1).await;
+    assert_eq!(ids.first().copied(), Some(1));
 }
 
 #[tokio::test]
