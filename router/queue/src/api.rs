@@ -425,6 +425,10 @@ pub trait MessageStore: Send + Sync + 'static {
     /// docs/queue.md §5.6), or `None` while it works.
     fn failure(&self) -> Option<String>;
 
+    /// The disk sync that has been running longest, if one is (docs/queue.md §5.7). A sync
+    /// that hangs fails nothing, but every acknowledgement waits for it.
+    fn sync_in_progress(&self) -> Option<SyncInProgress>;
+
     /// Stops the flusher after a final flush. Later calls fail with `Closed`.
     fn close(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -436,6 +440,15 @@ pub struct PurgeReport {
     pub payloads: u64,
     /// Records removed (with their payload, if it was still there).
     pub records: u64,
+}
+
+/// A disk sync still running ([`MessageStore::sync_in_progress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncInProgress {
+    /// What is being synced, for humans: e.g. "the queue log".
+    pub what: &'static str,
+    /// Since when.
+    pub running_for: Duration,
 }
 
 /// Counters exposed as metrics by the router.

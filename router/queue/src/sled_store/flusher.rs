@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::files::FileSyncer;
+use super::sync_watch::SyncWatch;
 use crate::api::{DurableTicket, QueueObserver, StoreError};
 
 /// An idle store syncs its log this often, so a disk that stopped syncing is noticed (and
@@ -53,6 +54,7 @@ struct Shared {
     observer: Arc<dyn QueueObserver>,
     stats: FlushStats,
     idle_interval: Duration,
+    syncs: Arc<SyncWatch>,
 }
 
 /// The group-commit flusher of one store.
@@ -75,6 +77,7 @@ impl Shared {
         }
         let target = self.applied.load(Ordering::SeqCst);
         let started = Instant::now();
+        let watched = self.syncs.start("the queue log (group commit)");
         let result = self
             .db
             .flush()
@@ -84,6 +87,7 @@ impl Shared {
                     .after_flush()
                     .map_err(|e| format!("fsync after flush failed: {e}"))
             });
+        drop(watched);
         let took = started.elapsed();
         match result {
             Ok(()) => {
@@ -112,7 +116,10 @@ impl Shared {
         if self.published.borrow().failed.is_some() {
             return;
         }
-        if let Err(e) = files.sync_log() {
+        let watched = self.syncs.start("the idle queue log");
+        let result = files.sync_log();
+        drop(watched);
+        if let Err(e) = result {
             self.fail(format!("fsync of the idle queue log failed: {e}"));
         }
     }
@@ -185,6 +192,7 @@ impl Flusher {
         observer: Arc<dyn QueueObserver>,
         idle_interval: Duration,
         group_commit: bool,
+        syncs: Arc<SyncWatch>,
     ) -> Result<Self, StoreError> {
         let (published, _) = watch::channel(Published::default());
         let shared = Arc::new(Shared {
@@ -197,6 +205,7 @@ impl Flusher {
             observer,
             stats: FlushStats::default(),
             idle_interval,
+            syncs,
         });
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()

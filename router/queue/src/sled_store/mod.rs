@@ -16,6 +16,7 @@ mod scans;
 mod segments;
 mod spill;
 mod sweep;
+mod sync_watch;
 mod transitions;
 mod tx;
 mod writer;
@@ -38,7 +39,7 @@ pub use consistency::ConsistencyReport;
 use crate::api::{
     Completion, Depth, DestinationId, DurableTicket, Enqueued, EventKind, LeaseToken, Leased,
     Limits, MessageId, MessageRecord, MessageStore, NewMessage, PurgeReport, QueueObserver, State,
-    StoreError, StoreStats, Timestamp,
+    StoreError, StoreStats, SyncInProgress, Timestamp,
 };
 use depth::Depths;
 use disk_space::DiskSpace;
@@ -46,6 +47,7 @@ use flusher::Flusher;
 use ops::EndFn;
 use ops::Placed;
 use scans::{LeaseRequest, UnreadableLog};
+use sync_watch::SyncWatch;
 use tokio::sync::oneshot;
 use transitions::Bounds;
 use tx::{Committed, Corruption, Trees, TxResult, storage};
@@ -99,6 +101,8 @@ pub(crate) struct Inner {
     /// Payloads below the spill threshold go to segment files (else inline in sled).
     segment_payloads: bool,
     flusher: Flusher,
+    /// Syncs running now, so one that hangs is visible (docs/queue.md §5.7).
+    syncs: Arc<SyncWatch>,
     depths: Depths,
     disk: DiskSpace,
     limits: RwLock<Limits>,
@@ -202,10 +206,12 @@ impl SledStore {
                     "A segment count key does not parse; no segment file is removed at this open."
             );
         }
+        let syncs = Arc::new(SyncWatch::default());
         let (segments, removed) = segments::Segments::open(
             &config.dir,
             config.segment_bytes,
             all_counts_read.then_some(&live),
+            Arc::clone(&syncs),
         )
         .map_err(|e| StoreError::Storage(format!("cannot open the segment directory: {e}")))?;
         if removed > 0 {
@@ -217,6 +223,7 @@ impl SledStore {
             Arc::clone(&config.observer),
             config.idle_flush_interval,
             config.group_commit,
+            Arc::clone(&syncs),
         )?;
         report.sync = t.elapsed();
         let mut inner = Inner {
@@ -226,6 +233,7 @@ impl SledStore {
             segments,
             segment_payloads: config.segment_payloads,
             flusher,
+            syncs,
             depths: Depths::default(),
             disk: DiskSpace::new(config.dir.clone(), config.disk_check_interval),
             limits: RwLock::new(config.limits.clone()),
@@ -473,10 +481,13 @@ impl MessageStore for SledStore {
         // A large payload is written and synced here, off the writer (docs/queue.md §15).
         let staged = if msg.payload.len() >= self.inner.spill_threshold {
             let (inner, id, payload) = (Arc::clone(&self.inner), msg.id, msg.payload.clone());
-            let staged = tokio::task::spawn_blocking(move || inner.spill.stage(id, &payload))
-                .await
-                .map_err(|e| StoreError::Storage(format!("spill task failed: {e}")))?
-                .map_err(|e| StoreError::Storage(format!("cannot write the payload: {e}")))?;
+            let staged = tokio::task::spawn_blocking(move || {
+                let _watched = inner.syncs.start("a spilled payload");
+                inner.spill.stage(id, &payload)
+            })
+            .await
+            .map_err(|e| StoreError::Storage(format!("spill task failed: {e}")))?
+            .map_err(|e| StoreError::Storage(format!("cannot write the payload: {e}")))?;
             Placed::Spilled(staged)
         } else if self.inner.segment_payloads {
             // Written and synced before the pointer exists (docs/queue.md §16).
@@ -691,6 +702,10 @@ impl MessageStore for SledStore {
 
     fn failure(&self) -> Option<String> {
         self.inner.flusher.failure().map(|m| m.to_string())
+    }
+
+    fn sync_in_progress(&self) -> Option<SyncInProgress> {
+        self.inner.syncs.oldest()
     }
 
     async fn close(&self) -> Result<(), StoreError> {

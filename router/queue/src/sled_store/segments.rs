@@ -33,6 +33,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::sync_watch::SyncWatch;
 use crate::api::StoreError;
 
 pub(crate) const DIR: &str = "segments";
@@ -110,6 +111,7 @@ struct Shared {
     dir: PathBuf,
     max_bytes: u64,
     state: Mutex<State>,
+    syncs: Arc<SyncWatch>,
 }
 
 impl Shared {
@@ -153,6 +155,7 @@ impl Segments {
         store_dir: &Path,
         max_bytes: u64,
         live: Option<&BTreeSet<u64>>,
+        syncs: Arc<SyncWatch>,
     ) -> io::Result<(Segments, usize)> {
         let dir = store_dir.join(DIR);
         fs::create_dir_all(&dir)?;
@@ -174,6 +177,7 @@ impl Segments {
             dir,
             max_bytes: max_bytes.max(1),
             state: Mutex::new(State::default()),
+            syncs,
         });
         // The next segment exists (and its name is synced, with any removal above) before the
         // first append: a crash before that append cannot hand its id out twice.
@@ -407,7 +411,11 @@ impl Appender {
             buf.extend_from_slice(&crc.to_le_bytes());
             buf.extend_from_slice(&a.payload);
         }
-        match self.write_synced(&buf) {
+        let shared = Arc::clone(&self.shared);
+        let watched = shared.syncs.start("a payload segment");
+        let written = self.write_synced(&buf);
+        drop(watched);
+        match written {
             Ok((seg, base)) => {
                 // Counted before any reference exists, while `seg` is active (not removable).
                 *self.shared.state().inflight.entry(seg).or_default() += batch.len();
@@ -491,7 +499,8 @@ mod tests {
     }
 
     fn open(dir: &Path, max: u64, live: &[u64]) -> (Segments, usize) {
-        Segments::open(dir, max, Some(&live.iter().copied().collect())).unwrap()
+        let live = live.iter().copied().collect();
+        Segments::open(dir, max, Some(&live), Arc::default()).unwrap()
     }
 
     #[tokio::test]
