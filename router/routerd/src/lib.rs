@@ -20,6 +20,7 @@ pub mod receipt;
 pub mod runtime;
 pub mod senders;
 pub mod serve;
+pub mod stall;
 pub mod status;
 pub mod tls;
 

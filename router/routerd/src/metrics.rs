@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use xoev_queue::QueueObserver;
@@ -37,6 +37,7 @@ pub struct Metrics {
     pub queue_pending_bytes: IntGaugeVec,
     pub queue_free_disk_bytes: IntGauge,
     pub queue_failed: IntGauge,
+    pub queue_sync_running: Gauge,
     pub delivery_attempts: IntCounterVec,
     pub delivery_leases: IntCounterVec,
     pub delivery_failures: IntCounterVec,
@@ -184,6 +185,15 @@ impl Metrics {
                 let g = IntGauge::new(
                     "xoev_router_queue_failed",
                     "1 once a flush or sync of the queue failed: every message is refused until the router is restarted.",
+                )
+                .expect("valid metric");
+                r.register(Box::new(g.clone())).expect("unique metric");
+                g
+            },
+            queue_sync_running: {
+                let g = Gauge::new(
+                    "xoev_router_queue_sync_running_seconds",
+                    "How long the oldest disk sync of the queue still running has been running; 0 when none is. Past queue.sync_timeout the router is not ready.",
                 )
                 .expect("valid metric");
                 r.register(Box::new(g.clone())).expect("unique metric");

@@ -214,7 +214,15 @@ pub struct QueueSection {
     /// router is busy (fewer, larger transactions; docs/queue.md §14). `0ms` turns it off.
     #[serde(deserialize_with = "duration::deserialize")]
     pub round_linger: Duration,
+    /// How long a request waits for the queue's disk to confirm a write. Past it the request
+    /// gets 503 storage-unavailable, and while a sync has been running this long the router
+    /// reports not ready and refuses new messages (docs/queue.md §5.7).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub sync_timeout: Duration,
 }
+
+/// A sync timeout below this would take an ordinary slow `fsync` for a hung disk.
+const MIN_SYNC_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A linger above this would make every enqueue and lease wait noticeably.
 const MAX_ROUND_LINGER: Duration = Duration::from_millis(100);
@@ -229,6 +237,7 @@ impl Default for QueueSection {
             purge_interval: Duration::from_secs(600),
             cache_size: 64 << 20,
             round_linger: Duration::from_millis(1),
+            sync_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -538,6 +547,13 @@ impl Config {
                 MAX_ROUND_LINGER.as_millis()
             )));
         }
+        if self.queue.sync_timeout < MIN_SYNC_TIMEOUT {
+            return Err(self.invalid(format!(
+                "queue.sync_timeout ({} ms) is below {} ms: a busy but healthy disk would be taken for a hung one",
+                self.queue.sync_timeout.as_millis(),
+                MIN_SYNC_TIMEOUT.as_millis()
+            )));
+        }
         if self.public.client_auth != ClientAuth::None && self.public.client_ca.is_empty() {
             return Err(self.invalid(
                 "public.client_auth needs public.client_ca (the CAs client certificates chain to)",
@@ -751,6 +767,25 @@ mod tests {
         }
         match parse("") {
             Ok(c) => assert_eq!(c.queue.round_linger, Duration::from_millis(1)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn rejects_a_sync_timeout_below_one_second_and_defaults_to_twenty() {
+        let e = parse("[queue]\nsync_timeout = \"500ms\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("queue.sync_timeout (500 ms) is below 1000 ms"),
+            "{e}"
+        );
+        match parse("[queue]\nsync_timeout = \"2s\"\n") {
+            Ok(c) => assert_eq!(c.queue.sync_timeout, Duration::from_secs(2)),
+            Err(e) => panic!("{e}"),
+        }
+        match parse("") {
+            Ok(c) => assert_eq!(c.queue.sync_timeout, Duration::from_secs(20)),
             Err(e) => panic!("{e}"),
         }
     }

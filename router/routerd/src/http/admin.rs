@@ -109,6 +109,11 @@ fn metrics(app: &App) -> Resp {
     let stats = app.store.stats();
     m.queue_free_disk_bytes.set(stats.free_disk_bytes as i64);
     m.queue_failed.set(i64::from(app.store.failure().is_some()));
+    m.queue_sync_running.set(
+        app.store
+            .sync_in_progress()
+            .map_or(0.0, |s| s.running_for.as_secs_f64()),
+    );
     // A counter mirrored from the store at scrape time: only ever moves forward.
     m.queue_transactions.inc_by(
         stats
@@ -129,6 +134,15 @@ fn readyz(app: &App) -> Resp {
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "not ready: the queue failed and refuses every message until the router is restarted: {why}\n"
+            ),
+        )
+    } else if let Some(sync) = crate::stall::stalled_sync(app) {
+        // Not failed: the sync may still return. Until it does nothing is acknowledged.
+        response::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: the queue's disk is not answering ({}); messages are refused until it does\n",
+                crate::stall::describe(&sync)
             ),
         )
     } else if app.ready.load(Ordering::SeqCst) {

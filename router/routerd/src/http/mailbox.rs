@@ -296,10 +296,12 @@ pub async fn close(
         };
         // The owner deletes its copy only after a durable close.
         let ticket = app.store.current_ticket();
-        app.store
-            .wait_durable(ticket)
-            .await
-            .map_err(store_problem)?;
+        crate::stall::bounded(
+            app,
+            "the close may be lost; close the message again",
+            async { app.store.wait_durable(ticket).await.map_err(store_problem) },
+        )
+        .await?;
         let e2e = now.0.saturating_sub(done.accepted_at.0) as f64 / 1000.0;
         app.metrics
             .delivery_end_to_end

@@ -109,24 +109,37 @@ async fn accept(
         meta: meta.encode(),
         accepted_at: Timestamp::now(),
     };
-    let (record, ticket, duplicate) = match app.store.enqueue(msg).await.map_err(store_problem)? {
-        Enqueued::Accepted { record, ticket } => (record, ticket, false),
-        Enqueued::Duplicate { record, ticket } => (record, ticket, true),
-        Enqueued::Conflict { record } => {
-            return Err(Problem::new(
-                ProblemType::DuplicateConflict,
-                format!(
-                    "message {id} was accepted at {} with different content (sha256 {})",
-                    rfc3339(record.accepted_at),
-                    crate::tls::hex(&record.digest)
-                ),
-            ));
-        }
+    crate::stall::refuse_while_stalled(app)?;
+    let store_durably = async {
+        let (record, ticket, duplicate) =
+            match app.store.enqueue(msg).await.map_err(store_problem)? {
+                Enqueued::Accepted { record, ticket } => (record, ticket, false),
+                Enqueued::Duplicate { record, ticket } => (record, ticket, true),
+                Enqueued::Conflict { record } => {
+                    return Err(Problem::new(
+                        ProblemType::DuplicateConflict,
+                        format!(
+                            "message {id} was accepted at {} with different content (sha256 {})",
+                            rfc3339(record.accepted_at),
+                            crate::tls::hex(&record.digest)
+                        ),
+                    ));
+                }
+            };
+        app.store
+            .wait_durable(ticket)
+            .await
+            .map_err(store_problem)?;
+        Ok((record, duplicate))
     };
-    app.store
-        .wait_durable(ticket)
-        .await
-        .map_err(store_problem)?;
+    // Dropping the step is safe: an enqueue that reaches the store later is answered as a
+    // duplicate when the client sends the message again.
+    let (record, duplicate) = crate::stall::bounded(
+        app,
+        "the message is not acknowledged; send it again (if it was stored after all, the answer is 202 with duplicate: true)",
+        store_durably,
+    )
+    .await?;
     if !duplicate {
         app.metrics.ingress_bytes.inc_by(size);
         app.delivery.notify(&record.destination);
