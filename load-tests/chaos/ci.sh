@@ -6,7 +6,7 @@
 #  3. xoev-chaos ci: crash (CHAOS_KILLS SIGKILLs under load, default 20), outage,
 #     disk-full and destination-limit, against the real binary on loopback ports.
 #  4. where root and /dev/fuse exist: the power-cut disk's own tests, then power-loss
-#     (CHAOS_CUTS cuts, default 10) and fsync-error on it. CHAOS_POWER_LOSS=1 makes them
+#     (CHAOS_CUTS cuts, default 10), fsync-error and fsync-hang on it. CHAOS_POWER_LOSS=1 makes them
 #     required (fail without root or /dev/fuse), =0 skips them.
 # Steps 1-3 need only the Rust toolchain and the `kill` command (procps); no root.
 # CHAOS_TMPFS=1 (root with mount permission) also runs disk-full --tmpfs.
@@ -48,6 +48,9 @@ if [ "$power_loss" != 0 ]; then
     echo "== fsync fails under load"
     "$target/debug/xoev-chaos" --router "$target/debug/xoev-router" \
       --json "$target/chaos-fsync-error.json" fsync-error
+    echo "== fsync hangs under load"
+    "$target/debug/xoev-chaos" --router "$target/debug/xoev-router" \
+      --json "$target/chaos-fsync-hang.json" fsync-hang
   elif [ "$power_loss" = 1 ]; then
     echo "power loss: needs root, /dev/fuse and mount permission, and CHAOS_POWER_LOSS=1 requires it"; exit 1
   else

@@ -27,6 +27,8 @@ pub struct RouterSpec {
     pub min_free_disk: String,
     /// `[queue] max_pending_bytes_per_destination`.
     pub max_pending_per_destination: String,
+    /// `[queue] sync_timeout`, when not the router's default.
+    pub sync_timeout: Option<String>,
     /// `[delivery] timeout`.
     pub delivery_timeout: String,
     /// `[delivery.retry] min_delay` / `max_delay`.
@@ -47,6 +49,7 @@ impl RouterSpec {
             admin,
             min_free_disk: "64MiB".into(),
             max_pending_per_destination: "4GiB".into(),
+            sync_timeout: None,
             delivery_timeout: "5s".into(),
             retry_min_delay: "50ms".into(),
             retry_max_delay: "500ms".into(),
@@ -75,7 +78,7 @@ listen = "{admin}"
 [queue]
 min_free_disk = "{min_free}"
 max_pending_bytes_per_destination = "{max_pending}"
-
+{sync_timeout}
 [delivery]
 timeout = "{timeout}"
 [delivery.retry]
@@ -97,6 +100,11 @@ authors = ["psw:*"]
             admin = self.admin,
             min_free = self.min_free_disk,
             max_pending = self.max_pending_per_destination,
+            sync_timeout = self
+                .sync_timeout
+                .as_ref()
+                .map(|t| format!("sync_timeout = \"{t}\"\n"))
+                .unwrap_or_default(),
             timeout = self.delivery_timeout,
             min_delay = self.retry_min_delay,
             max_delay = self.retry_max_delay,
@@ -148,10 +156,16 @@ mod tests {
                 },
             ],
         );
+        assert!(
+            !spec.to_toml().contains("sync_timeout"),
+            "the router's default"
+        );
         spec.min_free_disk = "1048576TiB".into();
+        spec.sync_timeout = Some("2s".into());
         let v: toml::Value = toml::from_str(&spec.to_toml()).expect("valid TOML");
         assert_eq!(v["public"]["listen"].as_str(), Some("127.0.0.1:1000"));
         assert_eq!(v["queue"]["min_free_disk"].as_str(), Some("1048576TiB"));
+        assert_eq!(v["queue"]["sync_timeout"].as_str(), Some("2s"));
         let dests = v["destinations"].as_array().unwrap();
         assert_eq!(dests.len(), 2);
         assert_eq!(dests[0]["concurrency"].as_integer(), Some(1));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use xoev_chaos::report::Report;
 use xoev_chaos::scenario::{
-    crash, disk_full, disk_full_tmpfs, fsync_error, outage, per_destination, power_loss,
+    crash, disk_full, disk_full_tmpfs, fsync_error, fsync_hang, outage, per_destination, power_loss,
 };
 use xoev_chaos::{ChaosError, locate};
 
@@ -38,6 +38,9 @@ enum Cmd {
     /// Make every fsync fail under load (FUSE; needs root and /dev/fuse): 503
     /// storage-unavailable and /readyz 503 at once; after a restart every 202 is delivered.
     FsyncError,
+    /// Hold every fsync unanswered under load (FUSE; needs root and /dev/fuse): every request
+    /// answered within queue.sync_timeout, /readyz 503; ready again once the syncs answer.
+    FsyncHang,
     /// Take one authority down under load; its backlog must drain in order, the other flow on.
     Outage(OutageArgs),
     /// Free disk below the floor: 503 storage-unavailable, nothing stored; service resumes.
@@ -199,6 +202,10 @@ async fn run(cli: Cli) -> ExitCode {
         Cmd::FsyncError => {
             println!("== fsync-error");
             record("fsync-error", fsync_error::run(&binary).await);
+        }
+        Cmd::FsyncHang => {
+            println!("== fsync-hang");
+            record("fsync-hang", fsync_hang::run(&binary).await);
         }
         Cmd::Outage(a) => {
             println!("== outage");

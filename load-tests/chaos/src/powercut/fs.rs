@@ -51,6 +51,8 @@ pub struct DiskStats {
     pub synced_under: BTreeMap<String, u64>,
     /// `fsync`/`fdatasync` calls answered with `EIO` after `PowerCutDisk::fail_fsyncs`.
     pub fsyncs_failed: u64,
+    /// `fsync`/`fdatasync` calls held back after `PowerCutDisk::hang_fsyncs`.
+    pub fsyncs_held: u64,
     /// Name changes (create, rename, unlink, ...) a power cut undid: their directory had not
     /// been synced since.
     pub names_undone: u64,
@@ -63,6 +65,20 @@ struct Node {
     /// Relative to the backing root; `None` once unlinked.
     path: Option<PathBuf>,
     unsynced: Unsynced,
+}
+
+/// A sync held back by `hang_fsyncs`: its caller waits until `release_fsyncs` answers it.
+#[derive(Debug)]
+enum Held {
+    File {
+        ino: u64,
+        fh: u64,
+        reply: ReplyEmpty,
+    },
+    Dir {
+        ino: u64,
+        reply: ReplyEmpty,
+    },
 }
 
 #[derive(Debug)]
@@ -81,6 +97,10 @@ pub(crate) struct State {
     /// it keeps them readable until evicted, this model drops them at once. Everything else
     /// keeps working.
     fsyncs_fail: bool,
+    /// Every `fsync` is held unanswered (a device that stopped answering its flushes), while
+    /// reads and writes keep working, until `release_fsyncs`.
+    fsyncs_hang: bool,
+    held: Vec<Held>,
     stats: DiskStats,
 }
 
@@ -107,6 +127,8 @@ impl State {
             next_fh: 1,
             cut: false,
             fsyncs_fail: false,
+            fsyncs_hang: false,
+            held: Vec::new(),
             stats: DiskStats::default(),
         }
     }
@@ -121,6 +143,11 @@ impl State {
             return self.stats.clone();
         }
         self.cut = true;
+        for held in self.held.drain(..) {
+            match held {
+                Held::File { reply, .. } | Held::Dir { reply, .. } => reply.error(Errno::EIO),
+            }
+        }
         let (undone, error) = self.names.undo();
         self.stats.names_undone += undone;
         self.stats.undo_error = error;
@@ -140,6 +167,66 @@ impl State {
     /// From now on every `fsync` fails (see the field).
     pub(crate) fn fail_fsyncs(&mut self) {
         self.fsyncs_fail = true;
+    }
+
+    /// From now on every `fsync` waits unanswered (see the field).
+    pub(crate) fn hang_fsyncs(&mut self) {
+        self.fsyncs_hang = true;
+    }
+
+    /// Syncs answer again: every held one is carried out now, in the order it came.
+    pub(crate) fn release_fsyncs(&mut self) {
+        self.fsyncs_hang = false;
+        for held in std::mem::take(&mut self.held) {
+            match held {
+                Held::File { ino, fh, reply } => {
+                    match self.live().and_then(|()| self.sync_file(ino, fh)) {
+                        Ok(()) => reply.ok(),
+                        Err(e) => reply.error(e),
+                    }
+                }
+                Held::Dir { ino, reply } => match self.live().and_then(|()| self.sync_dir(ino)) {
+                    Ok(()) => reply.ok(),
+                    Err(e) => reply.error(e),
+                },
+            }
+        }
+    }
+
+    /// Whether a sync must be held back now (and counts it).
+    fn hold(&mut self) -> bool {
+        let hold = self.fsyncs_hang && !self.cut;
+        if hold {
+            self.stats.fsyncs_held += 1;
+        }
+        hold
+    }
+
+    /// `fsync`/`fdatasync` of an open file: its unsynced changes reach the backing file.
+    fn sync_file(&mut self, ino: u64, fh: u64) -> Result<(), Errno> {
+        let (_, file) = self.files.get(&fh).ok_or(Errno::EBADF)?;
+        let node = self.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
+        if self.fsyncs_fail {
+            node.unsynced.clear();
+            self.stats.fsyncs_failed += 1;
+            return Err(Errno::EIO);
+        }
+        node.unsynced.apply(file).map_err(Errno::from)?;
+        self.stats.fsyncs += 1;
+        *self.stats.synced_under.entry(top_dir(node)).or_default() += 1;
+        Ok(())
+    }
+
+    /// `fsync` of a directory: its name changes become durable.
+    fn sync_dir(&mut self, ino: u64) -> Result<(), Errno> {
+        if self.fsyncs_fail {
+            self.stats.fsyncs_failed += 1;
+            return Err(Errno::EIO);
+        }
+        let rel = self.rel(INodeNo(ino))?;
+        self.names.synced_dir(&rel);
+        self.stats.fsyncs += 1;
+        Ok(())
     }
 
     fn live(&self) -> Result<(), Errno> {
@@ -600,22 +687,16 @@ impl Filesystem for PowerCutFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let mut guard = self.lock();
-        let s = &mut *guard;
-        let result = s.live().and_then(|()| {
-            let (_, file) = s.files.get(&fh.0).ok_or(Errno::EBADF)?;
-            let node = s.nodes.get_mut(&ino.0).ok_or(Errno::ENOENT)?;
-            if s.fsyncs_fail {
-                node.unsynced.clear();
-                s.stats.fsyncs_failed += 1;
-                return Err(Errno::EIO);
-            }
-            node.unsynced.apply(file).map_err(Errno::from)?;
-            s.stats.fsyncs += 1;
-            *s.stats.synced_under.entry(top_dir(node)).or_default() += 1;
-            Ok(())
-        });
-        match result {
+        let mut s = self.lock();
+        if s.hold() {
+            s.held.push(Held::File {
+                ino: ino.0,
+                fh: fh.0,
+                reply,
+            });
+            return;
+        }
+        match s.live().and_then(|()| s.sync_file(ino.0, fh.0)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
@@ -674,17 +755,11 @@ impl Filesystem for PowerCutFs {
         reply: ReplyEmpty,
     ) {
         let mut s = self.lock();
-        let result = s.live().and_then(|()| {
-            if s.fsyncs_fail {
-                s.stats.fsyncs_failed += 1;
-                return Err(Errno::EIO);
-            }
-            let rel = s.rel(ino)?;
-            s.names.synced_dir(&rel);
-            s.stats.fsyncs += 1;
-            Ok(())
-        });
-        match result {
+        if s.hold() {
+            s.held.push(Held::Dir { ino: ino.0, reply });
+            return;
+        }
+        match s.live().and_then(|()| s.sync_dir(ino.0)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }

@@ -89,6 +89,24 @@ impl PowerCutDisk {
             .fail_fsyncs();
     }
 
+    /// From now on every `fsync`/`fdatasync` (files and directories) waits unanswered, as on
+    /// a device that stopped answering its flushes; reads and writes keep working. Until
+    /// [`PowerCutDisk::release_fsyncs`] (or a cut, which answers them with `EIO`).
+    pub fn hang_fsyncs(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .hang_fsyncs();
+    }
+
+    /// Syncs answer again; the held ones are carried out now.
+    pub fn release_fsyncs(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .release_fsyncs();
+    }
+
     pub fn stats(&self) -> DiskStats {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).stats()
     }

@@ -177,7 +177,7 @@ async fn idle_disk_breaks(
 }
 
 /// `/readyz` 503 within `limit`: when, and the body.
-async fn wait_not_ready(world: &World, limit: Duration) -> Option<(Duration, String)> {
+pub(super) async fn wait_not_ready(world: &World, limit: Duration) -> Option<(Duration, String)> {
     let started = Instant::now();
     let readyz = world.router.admin_url("/readyz");
     while started.elapsed() < limit {

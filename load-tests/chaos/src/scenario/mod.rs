@@ -5,6 +5,7 @@ pub mod crash;
 pub mod disk_full;
 pub mod disk_full_tmpfs;
 pub mod fsync_error;
+pub mod fsync_hang;
 pub mod outage;
 pub mod per_destination;
 pub mod power_loss;
