@@ -246,6 +246,34 @@ fn after_fail_fsyncs_a_sync_fails_with_eio_and_its_data_is_gone() {
 
 #[test]
 #[ignore = "needs root and /dev/fuse; load-tests/chaos/ci.sh runs it"]
+fn after_hang_fsyncs_a_sync_waits_for_the_release_and_then_makes_its_data_durable() {
+    let s = setup();
+    let disk = mount(&s);
+    disk.hang_fsyncs();
+    let path = s.mnt.join("a");
+    let f = append(&path, b"held");
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let syncing = std::thread::spawn(move || {
+        let r = f.sync_data().map_err(|e| e.raw_os_error());
+        let _ = done_tx.send(r);
+        f
+    });
+    let held = done_rx.recv_timeout(std::time::Duration::from_millis(500));
+    assert!(held.is_err(), "the sync answered while held: {held:?}");
+    fs::write(s.mnt.join("b"), b"writes still work").expect("write while syncs hang");
+    assert_eq!(disk.stats().fsyncs_held, 1);
+    disk.release_fsyncs();
+    let answered = done_rx.recv_timeout(std::time::Duration::from_secs(5));
+    assert_eq!(answered, Ok(Ok(())));
+    let f = syncing.join().expect("sync thread");
+    sync_dir(&s.mnt);
+    drop(f);
+    disk.unmount().expect("unmount");
+    assert_eq!(fs::read(s.backing.join("a")).ok(), Some(b"held".to_vec()));
+}
+
+#[test]
+#[ignore = "needs root and /dev/fuse; load-tests/chaos/ci.sh runs it"]
 fn changes_inside_a_renamed_directory_settle_and_undo_under_its_current_name() {
     let s = setup();
     fs::create_dir(s.backing.join("x")).expect("seed dir");
