@@ -113,6 +113,13 @@ pub enum Command {
         #[command(flatten)]
         admin: AdminArg,
     },
+    /// Values the queue moved aside because they failed their check (corruption).
+    Quarantine {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        admin: AdminArg,
+    },
     /// Show one message's state and history.
     Message {
         id: String,
@@ -201,6 +208,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Queue { admin } => operator::queue(&admin.admin),
         Command::Dead { action, admin } => operator::dead(&admin.admin, action),
         Command::Routes { action, admin } => operator::routes(&admin.admin, action),
+        Command::Quarantine { limit, admin } => operator::quarantine(&admin.admin, limit),
         Command::Message { id, admin } => operator::message(&admin.admin, &id),
     }
 }

@@ -172,6 +172,32 @@ pub fn routes(base: &str, action: RoutesAction) -> ExitCode {
     result.unwrap_or_else(|code| code)
 }
 
+pub fn quarantine(base: &str, limit: usize) -> ExitCode {
+    request(
+        Method::GET,
+        base,
+        &format!("/admin/quarantine?limit={limit}"),
+    )
+    .map(|v| {
+        let total = n(&v, "total");
+        println!("{total} value(s) in quarantine");
+        if total > 0 {
+            println!("{:<12} {:<36} {:>8}  KEY", "TREE", "MESSAGE", "BYTES");
+        }
+        for e in v["items"].as_array().into_iter().flatten() {
+            println!(
+                "{:<12} {:<36} {:>8}  {}",
+                s(e, "tree"),
+                s(e, "message_id"),
+                n(e, "bytes"),
+                s(e, "key")
+            );
+        }
+        ExitCode::SUCCESS
+    })
+    .unwrap_or_else(|code| code)
+}
+
 pub fn message(base: &str, id: &str) -> ExitCode {
     request(Method::GET, base, &format!("/admin/messages/{id}"))
         .map(|v| pretty(&v))

@@ -56,6 +56,9 @@ impl Handler for AdminApi {
                 (["admin", "messages", id, "replay"], &Method::POST) => {
                     ("replay", replay(app, id).await)
                 }
+                (["admin", "quarantine"], &Method::GET) => {
+                    ("quarantine", quarantine(app, &query).await)
+                }
                 (["admin", "routes"], &Method::GET) => ("routes", routes(app, &query)),
                 (["admin", "reload"], &Method::POST) => ("reload", reload(app)),
                 _ => ("unknown", response::not_found(&path)),
@@ -77,7 +80,7 @@ fn index() -> Resp {
             "service": "xoev-router admin",
             "endpoints": ["/metrics", "/healthz", "/readyz", "/admin/queues", "/admin/dead",
                 "/admin/messages/{id}", "/admin/messages/{id}/replay (POST)", "/admin/messages/{id} (DELETE: purge a dead letter)",
-                "/admin/routes?leser=..&nachrichtentyp=..", "/admin/reload (POST)"]
+                "/admin/quarantine", "/admin/routes?leser=..&nachrichtentyp=..", "/admin/reload (POST)"]
         }),
     )
 }
@@ -205,6 +208,49 @@ async fn dead_list(app: &App, q: &HashMap<String, String>) -> Resp {
         }
         Err(e) => response::problem(&store_problem(e)),
     }
+}
+
+/// Values the queue moved aside because they failed their check (docs/queue.md §7), so an
+/// operator who sees `xoev_router_queue_corrupt_records_total` rise can see what they were.
+async fn quarantine(app: &App, q: &HashMap<String, String>) -> Resp {
+    let limit = q
+        .get("limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100usize)
+        .min(1000);
+    let store = Arc::clone(&app.store);
+    let listed = tokio::task::spawn_blocking(move || store.quarantined()).await;
+    let entries = match listed {
+        Ok(Ok(entries)) => entries,
+        Ok(Err(e)) => return response::problem(&store_problem(e)),
+        Err(e) => {
+            return response::problem(&Problem::new(
+                ProblemType::Internal,
+                format!("quarantine listing failed: {e}"),
+            ));
+        }
+    };
+    let items: Vec<_> = entries
+        .iter()
+        .take(limit)
+        .map(|e| {
+            // `records` and `payloads` are keyed by the message id; index keys are not.
+            let message_id = (e.tree == "records" || e.tree == "payloads")
+                .then(|| uuid::Uuid::from_slice(&e.key).ok())
+                .flatten()
+                .map(|id| id.to_string());
+            json!({
+                "tree": e.tree,
+                "key": crate::tls::hex(&e.key),
+                "message_id": message_id,
+                "bytes": e.value.len(),
+            })
+        })
+        .collect();
+    response::json(
+        StatusCode::OK,
+        &json!({ "total": entries.len(), "items": items }),
+    )
 }
 
 async fn message(app: &App, id: &str) -> Resp {

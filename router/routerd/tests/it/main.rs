@@ -8,6 +8,7 @@ mod example_config;
 mod federation;
 mod mailbox;
 mod mtls;
+mod quarantine;
 mod receipts;
 mod rejections;
 mod shutdown;
