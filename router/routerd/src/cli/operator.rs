@@ -61,12 +61,20 @@ fn print_queues(v: &Value) {
 pub fn status(base: &str) -> ExitCode {
     let url = format!("{}/readyz", base.trim_end_matches('/'));
     // A health check can use the exit status: 0 ready, 1 not ready, 2 no answer.
-    let ready = match call(Method::GET, &url) {
-        Ok((200, _)) => true,
-        Ok(_) => false,
+    let (ready, verdict) = match call(Method::GET, &url) {
+        Ok((200, _)) => (true, "ready".to_owned()),
+        // The body says why ("not ready: the queue failed ..."): the operator needs the cause.
+        Ok((_, body)) => {
+            let why = String::from_utf8_lossy(&body).trim().to_owned();
+            let why = if why.starts_with("not ready") {
+                why
+            } else {
+                "not ready".to_owned()
+            };
+            (false, why)
+        }
         Err(e) => return fail(&e),
     };
-    let verdict = if ready { "ready" } else { "not ready" };
     println!("router at {base}: {verdict}");
     // The queue listing is information; the exit status is the readiness alone.
     if let Ok(v) = request(Method::GET, base, "/admin/queues") {

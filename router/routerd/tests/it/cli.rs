@@ -522,7 +522,7 @@ fn status_exits_1_when_the_router_answers_not_ready() {
             let (status, body) = if request.starts_with("GET /readyz") {
                 (
                     "503 Service Unavailable",
-                    "not ready: shutting down".to_owned(),
+                    "not ready: the queue's disk is not answering (a sync of the queue log has been running for 21 s)\n".to_owned(),
                 )
             } else {
                 (
@@ -541,7 +541,12 @@ fn status_exits_1_when_the_router_answers_not_ready() {
     let o = xoev(&["status", "--admin", &admin]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
-    assert!(out.contains(": not ready"), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "router at {admin}: not ready: the queue's disk is not answering (a sync of the queue log has been running for 21 s)\n"
+        )),
+        "the cause is printed: {out}"
+    );
     assert!(out.contains("d "), "the queues are still printed: {out}");
 }
 
