@@ -247,7 +247,7 @@ impl Router {
             },
             admin_rx,
         ));
-        let maintenance = tokio::spawn(maintain(app.clone(), maint_rx));
+        let mut maintenance = tokio::spawn(maintain(app.clone(), maint_rx));
         app.ready.store(true, Ordering::SeqCst);
 
         shutdown.await;
@@ -255,13 +255,42 @@ impl Router {
         app.ready.store(false, Ordering::SeqCst);
         let _ = public_tx.send(true);
         let _ = public.await;
+        // A disk that stopped answering must not make the stop wait for ever (docs/queue.md
+        // §5.7): every step that may wait for the store is bounded. Leaving without the final
+        // flush loses nothing acknowledged; what was delivered since the last flush is
+        // delivered again after the restart.
+        let bound = app.config.queue.sync_timeout;
         tracing::info!("stopping delivery");
-        app.delivery.shutdown().await;
+        let grace = app.config.delivery.shutdown_grace + bound;
+        if tokio::time::timeout(grace, app.delivery.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                seconds = grace.as_secs(),
+                "delivery did not stop in time (a store operation waits for the disk); its workers were stopped"
+            );
+        }
         let _ = maint_tx.send(true);
-        let _ = maintenance.await;
+        if tokio::time::timeout(bound, &mut maintenance).await.is_err() {
+            maintenance.abort();
+        }
         let _ = admin_tx.send(true);
         let _ = admin.await;
-        app.store.close().await?;
+        match tokio::time::timeout(bound, app.store.close()).await {
+            Ok(closed) => closed?,
+            Err(_) => {
+                let waiting = app
+                    .store
+                    .sync_in_progress()
+                    .map(|s| crate::stall::describe(&s))
+                    .unwrap_or_else(|| "a store operation has not returned".into());
+                return Err(StartError::Store(xoev_queue::StoreError::Storage(format!(
+                    "the queue did not close within {} ms ({waiting}); stopped without its final flush: acknowledged messages were durable already, deliveries since the last flush will be repeated",
+                    bound.as_millis()
+                ))));
+            }
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -53,7 +53,7 @@ pub fn run(config_file: Option<PathBuf>, overrides: Overrides) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let public_addr = config.public.listen;
         let admin_addr = config.admin.listen;
         let prepared = match prepare(config, config_file) {
@@ -90,7 +90,11 @@ pub fn run(config_file: Option<PathBuf>, overrides: Overrides) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e.to_string()),
         }
-    })
+    });
+    // Dropping the runtime would wait for its blocking threads, and after a stop without the
+    // final flush one of them may be waiting for a disk that does not answer.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 fn banner(
