@@ -175,21 +175,39 @@ impl RouterProcess {
 
     /// SIGTERM (graceful shutdown) and wait; fails unless the router exits 0 within `timeout`.
     pub async fn terminate(&mut self, timeout: Duration) -> Result<Duration, ChaosError> {
+        let started = Instant::now();
+        self.signal_term()?;
+        self.wait_exit(timeout).await?;
+        Ok(started.elapsed())
+    }
+
+    /// Sends SIGTERM and returns at once (`wait_exit` reaps the router).
+    pub fn signal_term(&mut self) -> Result<(), ChaosError> {
         self.check_alive()?;
-        let Some(mut child) = self.child.take() else {
+        let Some(child) = self.child.as_mut() else {
             return Err(ChaosError::Protocol("router is not running".into()));
         };
-        let started = Instant::now();
         let sent = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
         if !sent.is_ok_and(|s| s.success()) {
             let _ = child.kill();
             let _ = child.wait();
+            self.child = None;
             return Err(ChaosError::Stop(
                 "could not send SIGTERM with `kill`".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// Waits for the router to exit; fails unless it exits 0 within `timeout` (then it is
+    /// killed).
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Result<Duration, ChaosError> {
+        let Some(mut child) = self.child.take() else {
+            return Err(ChaosError::Protocol("router is not running".into()));
+        };
+        let started = Instant::now();
         loop {
             match child.try_wait() {
                 Ok(Some(status)) if status.success() => return Ok(started.elapsed()),

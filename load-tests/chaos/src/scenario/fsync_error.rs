@@ -216,7 +216,7 @@ async fn stop_with_failed_queue(world: &mut World, label: &str, report: &mut Rep
 }
 
 /// A healthy disk again (what was not synced is gone), mounted where the router expects it.
-fn remount(world: &World, disk: &mut Option<PowerCutDisk>) -> Result<(), ChaosError> {
+pub(super) fn remount(world: &World, disk: &mut Option<PowerCutDisk>) -> Result<(), ChaosError> {
     if let Some(d) = disk.take() {
         d.unmount()?;
     }

@@ -5,12 +5,14 @@
 //! must still answer every request within `queue.sync_timeout` (`503 storage-unavailable`,
 //! never a hanging request), report not ready, and show the stall in a metric. Once the syncs
 //! answer again it must be ready and accept again without a restart, deliver every `202`,
-//! and stop gracefully.
+//! Then the syncs hang again and the router gets SIGTERM: the stop must not wait for the
+//! disk (exit 2 with a one-line cause). After a power cut (what was not synced is gone) and a
+//! restart, every `202` of the whole run must be delivered, and the router stop gracefully.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::fsync_error::wait_not_ready;
+use super::fsync_error::{remount, wait_not_ready};
 use super::{closing_checks, finish, verify_deliveries};
 use crate::ChaosError;
 use crate::corpus::{check_producer, spawn_producer};
@@ -147,11 +149,95 @@ async fn body(
             released_at.elapsed().as_millis()
         ),
     );
+    // The load goes on: one ledger for both phases, checked once at the end.
+    stop_while_hung(world, disk, report).await?;
     let stopped = load.stop().await;
     check_producer(producer)?;
     let ledger = verify_deliveries(world, &stopped, Duration::from_secs(60), report).await;
     let sample: Vec<_> = ledger.accepted().iter().map(|a| a.id).collect();
     closing_checks(world, &ledger, &sample, report).await
+}
+
+/// SIGTERM while every sync hangs, under the running load: the stop must end by itself
+/// (exit 2, one line), and nothing acknowledged may be lost even when the unsynced writes are
+/// then gone (the caller checks every `202` after this).
+async fn stop_while_hung(
+    world: &mut World,
+    disk: &mut Option<PowerCutDisk>,
+    report: &mut Report,
+) -> Result<(), ChaosError> {
+    let Some(d) = disk.as_ref() else {
+        return Err(ChaosError::Protocol("harness bug: no disk mounted".into()));
+    };
+    d.hang_fsyncs();
+    if wait_not_ready(world, SYNC_TIMEOUT + Duration::from_secs(4))
+        .await
+        .is_none()
+    {
+        report.finding("stop while hung: /readyz still 200 after every sync began to hang");
+    }
+    // Bounded by the delivery grace (10 s) and the sync timeout, twice. The router decides to
+    // stop without its final flush; the process can end only once the held sync is answered
+    // (the thread waiting in it cannot be killed, as on a real disk), so the decision is read
+    // from its log, and the syncs are released after it.
+    let before = std::fs::metadata(world.router.log_path()).map_or(0, |m| m.len());
+    let started = Instant::now();
+    world.router.signal_term()?;
+    let decided = wait_for_log(
+        world,
+        before,
+        "did not close within",
+        Duration::from_secs(40),
+    )
+    .await;
+    let took = started.elapsed();
+    d.release_fsyncs();
+    let stop = world.router.wait_exit(Duration::from_secs(20)).await;
+    let log = std::fs::read(world.router.log_path()).unwrap_or_default();
+    let log = String::from_utf8_lossy(log.get(before as usize..).unwrap_or_default());
+    let last_line = log.lines().last().unwrap_or_default().to_owned();
+    match (decided, stop) {
+        (true, Err(ChaosError::Stop(status))) if status.contains("exit status: 2") => {
+            report.fact(
+                "stop while hung: SIGTERM",
+                format!(
+                    "gave up the final flush after {} ms, {status}; last line: {last_line}",
+                    took.as_millis()
+                ),
+            );
+        }
+        (false, stop) => report.finding(format!(
+            "stop while hung: still waiting for the disk {} s after SIGTERM ({stop:?})",
+            took.as_secs()
+        )),
+        (true, Ok(_)) => report.finding("stop while hung: exited 0, as if the queue had closed"),
+        (true, Err(e)) => report.finding(format!("stop while hung: {e}")),
+    }
+    if let Some(at) = log.find("panicked") {
+        let line = log[at..].lines().next().unwrap_or_default();
+        report.finding(format!("stop while hung: the router panicked: {line}"));
+    }
+    // The worst case for the exit without a final flush: everything not synced is gone.
+    d.release_fsyncs();
+    remount(world, disk)?;
+    world.router.spawn()?;
+    world.router.wait_ready(READY_TIMEOUT).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(())
+}
+
+/// Whether the router's log, from byte `from` on, has a line containing `needle` within
+/// `limit`.
+async fn wait_for_log(world: &World, from: u64, needle: &str, limit: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let log = std::fs::read(world.router.log_path()).unwrap_or_default();
+        if String::from_utf8_lossy(log.get(from as usize..).unwrap_or_default()).contains(needle) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// Accepted, sent without an answer, refused as storage-unavailable: so far.
