@@ -449,6 +449,9 @@ pub struct SyncInProgress {
     pub what: &'static str,
     /// Since when.
     pub running_for: Duration,
+    /// How long ago any sync of the store last ended (`None`: none since it opened). A disk
+    /// that still ends syncs is slow, not hung.
+    pub last_ended_ago: Option<Duration>,
 }
 
 /// Counters exposed as metrics by the router.

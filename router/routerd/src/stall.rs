@@ -14,11 +14,14 @@ use crate::app::App;
 /// not a hiccup.
 const RETRY_AFTER_SECS: u64 = 30;
 
-/// The oldest sync, once it has run for `queue.sync_timeout` or longer.
+/// The oldest sync, once it has run for `queue.sync_timeout` or longer and no other sync has
+/// ended for as long: a disk that still ends syncs is slow (a large payload on a busy disk),
+/// not hung, and a single slow write must not take the router out of rotation.
 pub fn stalled_sync(app: &App) -> Option<SyncInProgress> {
+    let limit = app.config.queue.sync_timeout;
     app.store
         .sync_in_progress()
-        .filter(|s| s.running_for >= app.config.queue.sync_timeout)
+        .filter(|s| s.running_for >= limit && s.last_ended_ago.is_none_or(|ago| ago >= limit))
 }
 
 /// One line for humans: "a sync of the queue log has been running for 12 s".

@@ -23,6 +23,8 @@ struct Running {
     next: u64,
     /// Tokens are handed out in start order, so the first entry is the oldest sync.
     since: BTreeMap<u64, (Instant, &'static str)>,
+    /// When a sync last ended: a disk that still completes syncs is slow, not hung.
+    last_ended: Option<Instant>,
 }
 
 /// Ends the watch of one sync when dropped (also on an error path).
@@ -53,13 +55,16 @@ impl SyncWatch {
             .map(|(_, (since, what))| SyncInProgress {
                 what,
                 running_for: since.elapsed(),
+                last_ended_ago: r.last_ended.map(|t| t.elapsed()),
             })
     }
 }
 
 impl Drop for Watched<'_> {
     fn drop(&mut self) {
-        self.watch.running().since.remove(&self.token);
+        let mut r = self.watch.running();
+        r.since.remove(&self.token);
+        r.last_ended = Some(Instant::now());
     }
 }
 
@@ -76,8 +81,10 @@ mod tests {
         let second = w.start("a segment");
         let oldest = w.oldest().map(|s| (s.what, s.running_for.as_millis() >= 5));
         assert_eq!(oldest, Some(("the log", true)));
+        assert_eq!(w.oldest().map(|s| s.last_ended_ago), Some(None));
         drop(first);
-        assert_eq!(w.oldest().map(|s| s.what), Some("a segment"));
+        let oldest = w.oldest().map(|s| (s.what, s.last_ended_ago.is_some()));
+        assert_eq!(oldest, Some(("a segment", true)));
         drop(second);
         assert!(w.oldest().is_none());
     }
