@@ -46,6 +46,16 @@ pub(crate) struct Staged {
     pub(crate) crc: u32,
 }
 
+impl Drop for Staged {
+    /// A staging nobody committed (its enqueue was cancelled: the client went away, or the
+    /// router stopped waiting for a disk that does not answer) leaves no temporary file
+    /// until the next open. After `commit_staged` or `discard` the name is gone already, and
+    /// no other file ever takes it (the name is unique), so this removes nothing then.
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
 /// Why a spill file cannot serve as a payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum SpillError {
@@ -215,6 +225,25 @@ mod tests {
     }
 
     #[test]
+    fn a_staging_dropped_uncommitted_leaves_no_file_and_a_committed_one_stays() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Spill::open(tmp.path()).unwrap();
+        let files = || fs::read_dir(&s.dir).unwrap().count();
+        drop(s.stage(Uuid::from_u128(3), b"cancelled").unwrap());
+        assert_eq!(
+            files(),
+            0,
+            "the temporary file of a cancelled enqueue is gone"
+        );
+        let id = Uuid::from_u128(4);
+        let staged = s.stage(id, b"kept").unwrap();
+        s.commit_staged(id, &staged).unwrap();
+        drop(staged);
+        assert_eq!(s.read(id, 4, crc32fast::hash(b"kept")).unwrap(), "kept");
+        assert_eq!(files(), 1);
+    }
+
+    #[test]
     fn a_changed_or_truncated_file_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let s = Spill::open(tmp.path()).unwrap();
@@ -242,7 +271,8 @@ mod tests {
             let st = s.stage(id, b"x").unwrap();
             s.commit_staged(id, &st).unwrap();
         }
-        s.stage(Uuid::from_u128(5), b"y").unwrap();
+        // A staging of a process that died: nothing ran its drop.
+        std::mem::forget(s.stage(Uuid::from_u128(5), b"y").unwrap());
         assert_eq!(s.clean(|id| id == kept).unwrap(), 2);
         assert!(s.path(kept).exists() && !s.path(orphan).exists());
         assert_eq!(fs::read_dir(tmp.path().join(DIR)).unwrap().count(), 1);
