@@ -156,47 +156,59 @@ pub async fn fetch(
     let rt = app.runtime.get();
     let result = async {
         let mailbox = authorize(&rt, kennung, conn, headers)?;
-        let (id, record) = find(app, mailbox, id).await?;
-        let now = Timestamp::now();
-        let lease_free = record.state == State::Queued
-            || (record.state == State::Delivering
-                && record.lease_expires_at.is_some_and(|t| t <= now));
-        let payload = if lease_free {
-            let leased = app
-                .store
-                .lease_one(id, now, mailbox.visibility_timeout)
-                .await
-                .map_err(fetch_problem)?;
-            lock(&app.mailbox_leases).insert(id, leased.lease.clone());
-            leased.payload
-        } else if record.state == State::Delivering {
-            // Fetched before and not yet closed: the owner may fetch again.
-            app.store
-                .payload(id)
-                .await
-                .map_err(store_problem)?
-                .ok_or_else(|| {
-                    Problem::new(
-                        ProblemType::NotFound,
-                        format!("message {id} has no payload"),
-                    )
-                })?
-        } else {
-            return Err(Problem::new(
-                ProblemType::NotFound,
-                format!(
-                    "message {id} was already closed ({})",
-                    record.state.as_str()
-                ),
-            ));
-        };
-        Ok((id, record, payload))
+        // A fetch leases the message through the queue's writer, which waits for a disk that
+        // does not answer (docs/queue.md §5.7).
+        crate::stall::refuse_while_stalled(app)?;
+        let found = fetch_leased(app, mailbox, id);
+        crate::stall::bounded(app, "the message was not fetched; fetch it again", found).await
     }
     .await;
     match result {
         Ok((id, record, payload)) => xml_response(id, &record, payload),
         Err(p) => response::problem(&p),
     }
+}
+
+/// The fetch itself: leases a queued message (or one whose lease expired) and returns it.
+async fn fetch_leased(
+    app: &Arc<App>,
+    mailbox: &Mailbox,
+    id: &str,
+) -> Result<(Uuid, MessageRecord, Bytes), Problem> {
+    let (id, record) = find(app, mailbox, id).await?;
+    let now = Timestamp::now();
+    let lease_free = record.state == State::Queued
+        || (record.state == State::Delivering && record.lease_expires_at.is_some_and(|t| t <= now));
+    let payload = if lease_free {
+        let leased = app
+            .store
+            .lease_one(id, now, mailbox.visibility_timeout)
+            .await
+            .map_err(fetch_problem)?;
+        lock(&app.mailbox_leases).insert(id, leased.lease.clone());
+        leased.payload
+    } else if record.state == State::Delivering {
+        // Fetched before and not yet closed: the owner may fetch again.
+        app.store
+            .payload(id)
+            .await
+            .map_err(store_problem)?
+            .ok_or_else(|| {
+                Problem::new(
+                    ProblemType::NotFound,
+                    format!("message {id} has no payload"),
+                )
+            })?
+    } else {
+        return Err(Problem::new(
+            ProblemType::NotFound,
+            format!(
+                "message {id} was already closed ({})",
+                record.state.as_str()
+            ),
+        ));
+    };
+    Ok((id, record, payload))
 }
 
 fn fetch_problem(e: StoreError) -> Problem {
@@ -242,80 +254,101 @@ pub async fn close(
     let rt = app.runtime.get();
     let result = async {
         let mailbox = authorize(&rt, kennung, conn, headers)?;
-        let (id, record) = find(app, mailbox, id).await?;
-        if record.state == State::Delivered {
-            return Ok(record);
-        }
-        if record.state != State::Queued && record.state != State::Delivering {
-            return Err(Problem::new(
-                ProblemType::Conflict,
-                format!(
-                    "message {id} is {} and cannot be closed",
-                    record.state.as_str()
-                ),
-            ));
-        }
-        let now = Timestamp::now();
-        let held = lock(&app.mailbox_leases).remove(&id);
-        let token = match held {
-            Some(t) => t,
-            None => {
-                app.store
-                    .lease_one(id, now, mailbox.visibility_timeout)
-                    .await
-                    .map_err(fetch_problem)?
-                    .lease
-            }
-        };
-        let detail = format!("closed by the owner of mailbox {kennung}");
-        let done = match app
-            .store
-            .complete(
-                &token,
-                Completion::Delivered {
-                    detail: detail.clone(),
-                },
-                now,
-            )
-            .await
-        {
-            Ok(r) => r,
-            // The fetch's lease expired and another fetch took it: close with a fresh lease.
-            Err(StoreError::LeaseLost(_)) => {
-                let fresh = app
-                    .store
-                    .lease_one(id, now, mailbox.visibility_timeout)
-                    .await
-                    .map_err(fetch_problem)?;
-                app.store
-                    .complete(&fresh.lease, Completion::Delivered { detail }, now)
-                    .await
-                    .map_err(store_problem)?
-            }
-            Err(e) => return Err(store_problem(e)),
-        };
-        // The owner deletes its copy only after a durable close.
-        let ticket = app.store.current_ticket();
-        crate::stall::bounded(
+        crate::stall::refuse_while_stalled(app)?;
+        // The owner deletes its copy only after a durable close, so every answer, a repeated
+        // close's too, waits until the close is on disk, for at most `queue.sync_timeout`.
+        let closed = crate::stall::bounded(
             app,
             "the close may be lost; close the message again",
-            async { app.store.wait_durable(ticket).await.map_err(store_problem) },
-        )
-        .await?;
-        let e2e = now.0.saturating_sub(done.accepted_at.0) as f64 / 1000.0;
-        app.metrics
-            .delivery_end_to_end
-            .with_label_values(&[&mailbox.destination])
-            .observe(e2e);
-        app.metrics
-            .delivery_attempts
-            .with_label_values(&[&mailbox.destination, "delivered"])
-            .inc();
-        Ok(done)
+            close_durably(app, mailbox, kennung, id),
+        );
+        closed.await
     }
     .await;
     match result {
         Ok(record) => response::json(StatusCode::OK, &StatusView::of(&record)),
         Err(p) => response::problem(&p),
     }
+}
+
+/// The close itself: completes the message as delivered and waits until that is durable.
+async fn close_durably(
+    app: &Arc<App>,
+    mailbox: &Mailbox,
+    kennung: &str,
+    id: &str,
+) -> Result<MessageRecord, Problem> {
+    let (id, record) = find(app, mailbox, id).await?;
+    if record.state == State::Delivered {
+        // Closed before, perhaps by a close whose answer timed out: durable first.
+        let ticket = app.store.current_ticket();
+        app.store
+            .wait_durable(ticket)
+            .await
+            .map_err(store_problem)?;
+        return Ok(record);
+    }
+    if record.state != State::Queued && record.state != State::Delivering {
+        return Err(Problem::new(
+            ProblemType::Conflict,
+            format!(
+                "message {id} is {} and cannot be closed",
+                record.state.as_str()
+            ),
+        ));
+    }
+    let now = Timestamp::now();
+    let held = lock(&app.mailbox_leases).remove(&id);
+    let token = match held {
+        Some(t) => t,
+        None => {
+            app.store
+                .lease_one(id, now, mailbox.visibility_timeout)
+                .await
+                .map_err(fetch_problem)?
+                .lease
+        }
+    };
+    let detail = format!("closed by the owner of mailbox {kennung}");
+    let done = match app
+        .store
+        .complete(
+            &token,
+            Completion::Delivered {
+                detail: detail.clone(),
+            },
+            now,
+        )
+        .await
+    {
+        Ok(r) => r,
+        // The fetch's lease expired and another fetch took it: close with a fresh lease.
+        Err(StoreError::LeaseLost(_)) => {
+            let fresh = app
+                .store
+                .lease_one(id, now, mailbox.visibility_timeout)
+                .await
+                .map_err(fetch_problem)?;
+            app.store
+                .complete(&fresh.lease, Completion::Delivered { detail }, now)
+                .await
+                .map_err(store_problem)?
+        }
+        Err(e) => return Err(store_problem(e)),
+    };
+    let ticket = app.store.current_ticket();
+    app.store
+        .wait_durable(ticket)
+        .await
+        .map_err(store_problem)?;
+    let e2e = now.0.saturating_sub(done.accepted_at.0) as f64 / 1000.0;
+    app.metrics
+        .delivery_end_to_end
+        .with_label_values(&[&mailbox.destination])
+        .observe(e2e);
+    app.metrics
+        .delivery_attempts
+        .with_label_values(&[&mailbox.destination, "delivered"])
+        .inc();
+    Ok(done)
 }
