@@ -4,8 +4,8 @@
 //! stopped answering its flushes. Nothing fails, so the store does not fail either; the router
 //! must still answer every request within `queue.sync_timeout` (`503 storage-unavailable`,
 //! never a hanging request), report not ready, and show the stall in a metric. Once the syncs
-//! answer again it must be ready and accept again without a restart, deliver every `202`,
-//! Then the syncs hang again and the router gets SIGTERM: the stop must not wait for the
+//! answer again it must be ready and accept again without a restart. Then the syncs hang
+//! again and the router gets SIGTERM: the stop must not wait for the
 //! disk (exit 2 with a one-line cause). After a power cut (what was not synced is gone) and a
 //! restart, every `202` of the whole run must be delivered, and the router stop gracefully.
 
@@ -179,29 +179,42 @@ async fn stop_while_hung(
     // Bounded by the delivery grace (10 s) and the sync timeout, twice. The router decides to
     // stop without its final flush; the process can end only once the held sync is answered
     // (the thread waiting in it cannot be killed, as on a real disk), so the decision is read
-    // from its log, and the syncs are released after it.
+    // from its log. Then the power is cut: the held syncs fail, and everything not synced is
+    // gone, the worst case for leaving without the final flush.
     let before = std::fs::metadata(world.router.log_path()).map_or(0, |m| m.len());
     let started = Instant::now();
     world.router.signal_term()?;
     let decided = wait_for_log(
         world,
         before,
-        "did not close within",
+        "did not close in time",
         Duration::from_secs(40),
     )
     .await;
     let took = started.elapsed();
-    d.release_fsyncs();
+    let lost = d.cut();
+    report.fact(
+        "stop while hung: the power cut dropped",
+        format!(
+            "{} change(s), {} byte(s), {} name change(s) undone",
+            lost.changes_lost, lost.bytes_lost, lost.names_undone
+        ),
+    );
     let stop = world.router.wait_exit(Duration::from_secs(20)).await;
     let log = std::fs::read(world.router.log_path()).unwrap_or_default();
     let log = String::from_utf8_lossy(log.get(before as usize..).unwrap_or_default());
-    let last_line = log.lines().last().unwrap_or_default().to_owned();
+    // After the cut the dying process may still log its failed writes: quote the cause.
+    let cause = log
+        .lines()
+        .find(|l| l.contains("did not close in time"))
+        .unwrap_or_default()
+        .to_owned();
     match (decided, stop) {
         (true, Err(ChaosError::Stop(status))) if status.contains("exit status: 2") => {
             report.fact(
                 "stop while hung: SIGTERM",
                 format!(
-                    "gave up the final flush after {} ms, {status}; last line: {last_line}",
+                    "gave up the final flush after {} ms, {status}: {cause}",
                     took.as_millis()
                 ),
             );
@@ -217,8 +230,6 @@ async fn stop_while_hung(
         let line = log[at..].lines().next().unwrap_or_default();
         report.finding(format!("stop while hung: the router panicked: {line}"));
     }
-    // The worst case for the exit without a final flush: everything not synced is gone.
-    d.release_fsyncs();
     remount(world, disk)?;
     world.router.spawn()?;
     world.router.wait_ready(READY_TIMEOUT).await?;
