@@ -55,6 +55,19 @@ impl RouterProcess {
         &self.log
     }
 
+    /// The log's length now: pass it to `log_since` to read only what comes after (the log is
+    /// appended to across restarts).
+    pub fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log).map_or(0, |m| m.len())
+    }
+
+    /// The log from byte `offset` on.
+    pub fn log_since(&self, offset: u64) -> String {
+        let log = std::fs::read(&self.log).unwrap_or_default();
+        let from = usize::try_from(offset).unwrap_or(usize::MAX);
+        String::from_utf8_lossy(log.get(from..).unwrap_or_default()).into_owned()
+    }
+
     /// How many times the process was started.
     pub fn generation(&self) -> u32 {
         self.generation

@@ -212,6 +212,15 @@ impl World {
         }
     }
 
+    /// `GET /metrics` as text; empty when the router does not answer.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(&self.router.admin_url("/metrics"), Duration::from_secs(5))
+            .await
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .unwrap_or_default()
+    }
+
     /// `GET /admin/queues` as JSON.
     pub async fn queues(&self) -> Result<Value, ChaosError> {
         let url = self.router.admin_url("/admin/queues");

@@ -75,12 +75,7 @@ async fn body(
         None => report.finding("/readyz still answered 200 five seconds after fsync began to fail"),
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let metrics = world
-        .http
-        .get(&world.router.admin_url("/metrics"), Duration::from_secs(5))
-        .await
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .unwrap_or_default();
+    let metrics = world.metrics().await;
     report.require(
         metrics.lines().any(|l| l == "xoev_router_queue_failed 1"),
         "metric xoev_router_queue_failed is not 1 while the queue refuses everything",
@@ -197,10 +192,9 @@ pub(super) async fn wait_not_ready(world: &World, limit: Duration) -> Option<(Du
 /// SIGTERM to a router whose disk no longer syncs: exit 2 with a one-line cause, no panic.
 async fn stop_with_failed_queue(world: &mut World, label: &str, report: &mut Report) {
     // The log is appended to across restarts: look only at what this stop wrote.
-    let before = std::fs::metadata(world.router.log_path()).map_or(0, |m| m.len());
+    let before = world.router.log_len();
     let stop = world.router.terminate(Duration::from_secs(30)).await;
-    let log = std::fs::read(world.router.log_path()).unwrap_or_default();
-    let log = String::from_utf8_lossy(log.get(before as usize..).unwrap_or_default());
+    let log = world.router.log_since(before);
     let last_line = log.lines().last().unwrap_or_default().to_owned();
     match stop {
         Err(ChaosError::Stop(status)) if status.contains("exit status: 2") => {
@@ -209,10 +203,7 @@ async fn stop_with_failed_queue(world: &mut World, label: &str, report: &mut Rep
         Ok(_) => report.finding(format!("{label}: exited 0, as if all was well")),
         Err(e) => report.finding(format!("{label}: {e}")),
     }
-    if let Some(at) = log.find("panicked") {
-        let line = log[at..].lines().next().unwrap_or_default();
-        report.finding(format!("{label}: the router panicked: {line}"));
-    }
+    super::report_panic(report, label, &log);
 }
 
 /// A healthy disk again (what was not synced is gone), mounted where the router expects it.

@@ -181,7 +181,7 @@ async fn stop_while_hung(
     // (the thread waiting in it cannot be killed, as on a real disk), so the decision is read
     // from its log. Then the power is cut: the held syncs fail, and everything not synced is
     // gone, the worst case for leaving without the final flush.
-    let before = std::fs::metadata(world.router.log_path()).map_or(0, |m| m.len());
+    let before = world.router.log_len();
     let started = Instant::now();
     world.router.signal_term()?;
     let decided = wait_for_log(
@@ -201,8 +201,7 @@ async fn stop_while_hung(
         ),
     );
     let stop = world.router.wait_exit(Duration::from_secs(20)).await;
-    let log = std::fs::read(world.router.log_path()).unwrap_or_default();
-    let log = String::from_utf8_lossy(log.get(before as usize..).unwrap_or_default());
+    let log = world.router.log_since(before);
     // After the cut the dying process may still log its failed writes: quote the cause.
     let cause = log
         .lines()
@@ -226,10 +225,7 @@ async fn stop_while_hung(
         (true, Ok(_)) => report.finding("stop while hung: exited 0, as if the queue had closed"),
         (true, Err(e)) => report.finding(format!("stop while hung: {e}")),
     }
-    if let Some(at) = log.find("panicked") {
-        let line = log[at..].lines().next().unwrap_or_default();
-        report.finding(format!("stop while hung: the router panicked: {line}"));
-    }
+    super::report_panic(report, "stop while hung", &log);
     remount(world, disk)?;
     world.router.spawn()?;
     world.router.wait_ready(READY_TIMEOUT).await?;
@@ -242,8 +238,7 @@ async fn stop_while_hung(
 async fn wait_for_log(world: &World, from: u64, needle: &str, limit: Duration) -> bool {
     let started = Instant::now();
     while started.elapsed() < limit {
-        let log = std::fs::read(world.router.log_path()).unwrap_or_default();
-        if String::from_utf8_lossy(log.get(from as usize..).unwrap_or_default()).contains(needle) {
+        if world.router.log_since(from).contains(needle) {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -265,13 +260,9 @@ fn snapshot(shared: &crate::load::Shared) -> (usize, u64, u64) {
 }
 
 async fn sync_running_seconds(world: &World) -> f64 {
-    let metrics = world
-        .http
-        .get(&world.router.admin_url("/metrics"), Duration::from_secs(5))
+    world
+        .metrics()
         .await
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .unwrap_or_default();
-    metrics
         .lines()
         .find_map(|l| l.strip_prefix("xoev_router_queue_sync_running_seconds "))
         .and_then(|v| v.trim().parse().ok())

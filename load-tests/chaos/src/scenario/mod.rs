@@ -268,3 +268,11 @@ pub async fn settle_queues(world: &World) -> Result<(u64, u64), ChaosError> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A finding for the first panic in `log` (a router's log since some offset).
+pub fn report_panic(report: &mut Report, label: &str, log: &str) {
+    if let Some(at) = log.find("panicked") {
+        let line = log[at..].lines().next().unwrap_or_default();
+        report.finding(format!("{label}: the router panicked: {line}"));
+    }
+}
