@@ -242,6 +242,75 @@ async fn damaged_segment_file_sends_its_message_to_the_dead_letters_and_stays_as
 }
 
 #[tokio::test]
+async fn forgetting_a_quarantined_segment_pointer_lets_its_segment_go() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    seed(dir.path(), 2).await;
+    let segment = the_one_segment(dir.path());
+    let mut bytes = std::fs::read(&segment).unwrap_or_default();
+    flip_last(&mut bytes);
+    assert!(std::fs::write(&segment, &bytes).is_ok());
+    let store =
+        SledStore::open(config(dir.path(), Arc::default())).unwrap_or_else(|e| panic!("{e}"));
+    let bad = Uuid::from_u128(2);
+    // Message 1 is delivered and its payload purged; message 2 is a dead letter whose
+    // quarantined pointer alone keeps the segment.
+    let leased = store
+        .lease("a", Timestamp(2_000), Duration::from_secs(30), 10)
+        .await
+        .unwrap_or_default();
+    assert_eq!(leased.len(), 1);
+    let done = Completion::Delivered {
+        detail: "ok".into(),
+    };
+    assert!(
+        store
+            .complete(&leased[0].lease, done, Timestamp(2_001))
+            .await
+            .is_ok()
+    );
+    assert!(store.purge(bad).await.is_ok());
+    let purge = |at| store.purge_finished(Timestamp(at), Duration::ZERO, Duration::from_secs(3600));
+    assert!(purge(3_000).await.is_ok());
+    assert!(
+        segment.exists(),
+        "the quarantined pointer keeps its segment"
+    );
+    let report = store.check_consistency().unwrap_or_default();
+    assert_eq!(
+        (report.quarantined_segment_pointers, report.problems),
+        (1, vec![])
+    );
+
+    assert_eq!(
+        store
+            .forget_quarantined("payloads", bad.as_bytes())
+            .await
+            .ok(),
+        Some(true)
+    );
+    assert!(purge(3_001).await.is_ok());
+    assert!(
+        !segment.exists(),
+        "nothing points into the segment any more"
+    );
+    assert_eq!(store.quarantined().map(|q| q.len()).ok(), Some(0));
+    let report = store.check_consistency().unwrap_or_default();
+    assert_eq!(
+        (report.quarantined_segment_pointers, report.problems),
+        (0, vec![])
+    );
+    assert_eq!(
+        store
+            .forget_quarantined("payloads", bad.as_bytes())
+            .await
+            .ok(),
+        Some(false),
+        "forgotten once"
+    );
+    assert!(store.close().await.is_ok());
+}
+
+#[tokio::test]
 async fn a_payload_read_failing_with_an_io_error_leaves_its_message_queued_and_counted() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     seed(dir.path(), 2).await;

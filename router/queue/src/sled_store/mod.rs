@@ -305,6 +305,18 @@ impl SledStore {
         Ok(out)
     }
 
+    /// Removes one quarantined value for good, once an operator has looked at it (docs/queue.md
+    /// §7): a damaged payload's segment can then be reclaimed. Returns whether the value
+    /// existed; resolves once the removal is durable.
+    pub async fn forget_quarantined(&self, tree: &str, key: &[u8]) -> Result<bool, StoreError> {
+        let (tree, key) = (tree.to_owned(), key.to_vec());
+        let (forgotten, ticket) = self
+            .blocking(move |i| i.commit(|tx| tx.forget_quarantined(&tree, &key)))
+            .await?;
+        self.wait_durable(ticket).await?;
+        Ok(forgotten.is_some())
+    }
+
     /// Hands the job `job(reply)` to the writer thread and waits for its answer.
     async fn ask<T>(
         &self,

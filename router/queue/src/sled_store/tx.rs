@@ -442,6 +442,25 @@ impl Tx<'_> {
         Ok(zeroed)
     }
 
+    /// Removes one quarantined value for good: an operator has looked at it (docs/queue.md
+    /// §7). A quarantined segment pointer kept its segment counted as evidence; forgetting
+    /// it gives that count back, so the segment can be removed once nothing else points into
+    /// it. A pointer that no longer decodes names no segment it could give back, and a
+    /// spilled payload's file goes at the next open (the open removes spill files nothing
+    /// names, and only it can tell a newer message's file of the same id apart). Returns
+    /// the removed value, `None` when there was none.
+    pub(crate) fn forget_quarantined(&self, tree: &str, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        let Some(old) = self.quarantine.remove(quarantine_key(tree, key))? else {
+            return Ok(None);
+        };
+        if tree == "payloads"
+            && let Ok(PayloadRef::Segment { seg, .. }) = decode_payload_ref(&old)
+        {
+            *self.segment_deltas.borrow_mut().entry(seg).or_default() -= 1;
+        }
+        Ok(Some(old.to_vec()))
+    }
+
     /// Notes that a `payloads` value was removed for good (purge, retention, relocation): a
     /// spill file goes once that is durable, a segment loses one live pointer. Quarantine
     /// does not come here: a quarantined pointer keeps its file (evidence, and the read error

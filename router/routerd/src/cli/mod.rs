@@ -113,10 +113,11 @@ pub enum Command {
         #[command(flatten)]
         admin: AdminArg,
     },
-    /// Values the queue moved aside because they failed their check (corruption).
+    /// Values the queue moved aside because they failed their check (corruption): list them,
+    /// or forget one once looked at.
     Quarantine {
-        #[arg(long, default_value_t = 100)]
-        limit: usize,
+        #[command(subcommand)]
+        action: Option<QuarantineAction>,
         #[command(flatten)]
         admin: AdminArg,
     },
@@ -153,6 +154,22 @@ pub enum DeadAction {
     Replay { id: String },
     /// Delete a dead letter for good.
     Purge { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QuarantineAction {
+    /// List the quarantined values (the default).
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Remove one value for good, so a damaged payload's segment file can be reclaimed.
+    Forget {
+        /// The tree, as listed (e.g. payloads).
+        tree: String,
+        /// The key in hex, as listed.
+        key: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -208,7 +225,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Queue { admin } => operator::queue(&admin.admin),
         Command::Dead { action, admin } => operator::dead(&admin.admin, action),
         Command::Routes { action, admin } => operator::routes(&admin.admin, action),
-        Command::Quarantine { limit, admin } => operator::quarantine(&admin.admin, limit),
+        Command::Quarantine { action, admin } => operator::quarantine(
+            &admin.admin,
+            action.unwrap_or(QuarantineAction::List { limit: 100 }),
+        ),
         Command::Message { id, admin } => operator::message(&admin.admin, &id),
     }
 }

@@ -6,7 +6,7 @@ use http::Method;
 use serde_json::Value;
 
 use super::admin_client::call;
-use super::{DeadAction, RoutesAction, fail};
+use super::{DeadAction, QuarantineAction, RoutesAction, fail};
 
 /// Calls the admin API; prints problems as one line and maps them to exit status 1.
 fn request(method: Method, base: &str, path: &str) -> Result<Value, ExitCode> {
@@ -180,7 +180,22 @@ pub fn routes(base: &str, action: RoutesAction) -> ExitCode {
     result.unwrap_or_else(|code| code)
 }
 
-pub fn quarantine(base: &str, limit: usize) -> ExitCode {
+pub fn quarantine(base: &str, action: QuarantineAction) -> ExitCode {
+    let limit = match action {
+        QuarantineAction::List { limit } => limit,
+        QuarantineAction::Forget { tree, key } => {
+            return request(
+                Method::DELETE,
+                base,
+                &format!("/admin/quarantine/{tree}/{key}"),
+            )
+            .map(|_| {
+                println!("forgotten: {tree} {key}");
+                ExitCode::SUCCESS
+            })
+            .unwrap_or_else(|code| code);
+        }
+    };
     request(
         Method::GET,
         base,

@@ -59,6 +59,9 @@ impl Handler for AdminApi {
                 (["admin", "quarantine"], &Method::GET) => {
                     ("quarantine", quarantine(app, &query).await)
                 }
+                (["admin", "quarantine", tree, key], &Method::DELETE) => {
+                    ("forget", forget(app, tree, key).await)
+                }
                 (["admin", "routes"], &Method::GET) => ("routes", routes(app, &query)),
                 (["admin", "reload"], &Method::POST) => ("reload", reload(app)),
                 _ => ("unknown", response::not_found(&path)),
@@ -80,7 +83,7 @@ fn index() -> Resp {
             "service": "xoev-router admin",
             "endpoints": ["/metrics", "/healthz", "/readyz", "/admin/queues", "/admin/dead",
                 "/admin/messages/{id}", "/admin/messages/{id}/replay (POST)", "/admin/messages/{id} (DELETE: purge a dead letter)",
-                "/admin/quarantine", "/admin/routes?leser=..&nachrichtentyp=..", "/admin/reload (POST)"]
+                "/admin/quarantine", "/admin/quarantine/{tree}/{key} (DELETE: forget one value)", "/admin/routes?leser=..&nachrichtentyp=..", "/admin/reload (POST)"]
         }),
     )
 }
@@ -251,6 +254,43 @@ async fn quarantine(app: &App, q: &HashMap<String, String>) -> Resp {
         StatusCode::OK,
         &json!({ "total": entries.len(), "items": items }),
     )
+}
+
+/// Removes one quarantined value for good, once an operator has looked at it: a damaged
+/// payload's segment file can then be reclaimed (docs/queue.md §7).
+async fn forget(app: &App, tree: &str, key: &str) -> Resp {
+    let Some(raw) = unhex(key) else {
+        return response::problem(&Problem::new(
+            ProblemType::BadRequest,
+            format!(
+                "quarantine key {key:?} is not hexadecimal (copy it from GET /admin/quarantine)"
+            ),
+        ));
+    };
+    match app.store.forget_quarantined(tree, &raw).await {
+        Ok(true) => {
+            tracing::info!(tree, key, "quarantined value forgotten by an operator");
+            response::json(
+                StatusCode::OK,
+                &json!({ "forgotten": { "tree": tree, "key": key } }),
+            )
+        }
+        Ok(false) => response::problem(&Problem::new(
+            ProblemType::NotFound,
+            format!("nothing in quarantine under {tree} {key}"),
+        )),
+        Err(e) => response::problem(&store_problem(e)),
+    }
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 async fn message(app: &App, id: &str) -> Resp {

@@ -1,5 +1,6 @@
-//! Corruption, as an operator meets it: a damaged payload goes to the dead letters, and
-//! `/admin/quarantine` (and `xoev-router quarantine`) shows what was moved aside.
+//! Corruption, as an operator meets it: a damaged payload goes to the dead letters,
+//! `/admin/quarantine` (and `xoev-router quarantine`) shows what was moved aside, and
+//! `xoev-router quarantine forget` removes it once looked at.
 
 use std::time::Duration;
 
@@ -48,7 +49,7 @@ fn damage_the_payload(data_dir: &std::path::Path) {
 }
 
 #[tokio::test]
-async fn a_damaged_payload_goes_to_the_dead_letters_and_its_pointer_is_listed_in_quarantine() {
+async fn a_damaged_payload_goes_to_the_dead_letters_and_its_pointer_is_listed_and_forgotten_once() {
     let tmp = tempfile::tempdir().unwrap();
     let pki = TestPki::new(tmp.path());
     let client = TestClient::new(&pki);
@@ -78,15 +79,10 @@ async fn a_damaged_payload_goes_to_the_dead_letters_and_its_pointer_is_listed_in
     assert_eq!(v["items"][0]["tree"], "payloads", "{v}");
     assert_eq!(v["items"][0]["message_id"], id.as_str(), "{v}");
 
+    let key = v["items"][0]["key"].as_str().unwrap_or_default().to_owned();
+
     let admin = router.admin_url("");
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_xoev-router"))
-            .args(["quarantine", "--admin", &admin])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = cli(&admin, &["quarantine"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.starts_with("1 value(s) in quarantine\n"), "{stdout}");
@@ -96,5 +92,42 @@ async fn a_damaged_payload_goes_to_the_dead_letters_and_its_pointer_is_listed_in
             .any(|l| l.starts_with("payloads") && l.contains(&id)),
         "{stdout}"
     );
+
+    // The operator has looked at it: forget it, once.
+    let out = cli(&admin, &["quarantine", "forget", "payloads", &key]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout, format!("forgotten: payloads {key}\n"));
+    let after = client.get(&router.admin_url("/admin/quarantine")).await;
+    assert_eq!(after.json()["total"], 0);
+    let again = cli(&admin, &["quarantine", "forget", "payloads", &key]).await;
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(
+        stderr,
+        format!("xoev-router: 404: nothing in quarantine under payloads {key}\n")
+    );
+    let bad = client
+        .send(
+            http::Method::DELETE,
+            &router.admin_url("/admin/quarantine/payloads/xyz"),
+            &[],
+            "",
+        )
+        .await;
+    bad.problem(400, "bad-request");
     router.stop().await;
+}
+
+async fn cli(admin: &str, args: &[&str]) -> std::process::Output {
+    let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    all.extend(["--admin".to_owned(), admin.to_owned()]);
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xoev-router"))
+            .args(&all)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
 }
