@@ -4,6 +4,20 @@
 //! when the document is invalid and 2 when they cannot run (bad arguments, unreadable files,
 //! a schema that does not compile).
 
+/// `println!` for command output, which may go to a pipe whose reader left early
+/// (`xoev-router dead list | head`). That is not our error: the rest of the output is dropped
+/// instead of panicking with "failed printing to stdout", and the exit status stays the
+/// command's own.
+macro_rules! say {
+    () => {
+        say!("")
+    };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod admin_client;
 mod operator;
 mod serve_cmd;
@@ -216,7 +230,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } => sign::validate(&schema, catalog.as_deref(), &file),
         Command::Certs { out, router_id } => match crate::pki::generate(&out, &router_id) {
             Ok(()) => {
-                println!("development PKI written to {}", out.display());
+                say!("development PKI written to {}", out.display());
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e.to_string()),

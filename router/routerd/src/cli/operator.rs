@@ -28,7 +28,7 @@ fn request(method: Method, base: &str, path: &str) -> Result<Value, ExitCode> {
 }
 
 fn pretty(v: &Value) -> ExitCode {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    say!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     ExitCode::SUCCESS
 }
 
@@ -41,12 +41,17 @@ fn n(v: &Value, k: &str) -> u64 {
 }
 
 fn print_queues(v: &Value) {
-    println!(
+    say!(
         "{:<28} {:<8} {:>10} {:>10} {:>8} {:>14}",
-        "DESTINATION", "ADAPTER", "QUEUED", "DELIVERING", "DEAD", "PENDING BYTES"
+        "DESTINATION",
+        "ADAPTER",
+        "QUEUED",
+        "DELIVERING",
+        "DEAD",
+        "PENDING BYTES"
     );
     for q in v.as_array().into_iter().flatten() {
-        println!(
+        say!(
             "{:<28} {:<8} {:>10} {:>10} {:>8} {:>14}",
             s(q, "destination"),
             s(q, "adapter"),
@@ -75,7 +80,7 @@ pub fn status(base: &str) -> ExitCode {
         }
         Err(e) => return fail(&e),
     };
-    println!("router at {base}: {verdict}");
+    say!("router at {base}: {verdict}");
     // The queue listing is information; the exit status is the readiness alone.
     if let Ok(v) = request(Method::GET, base, "/admin/queues") {
         print_queues(&v);
@@ -101,9 +106,12 @@ pub fn dead(base: &str, action: DeadAction) -> ExitCode {
     let result = match action {
         DeadAction::List { limit } => {
             request(Method::GET, base, &format!("/admin/dead?limit={limit}")).map(|v| {
-                println!(
+                say!(
                     "{:<36}  {:<20}  {:<25}  {:>8}  REASON",
-                    "ID", "DESTINATION", "DIED", "ATTEMPTS"
+                    "ID",
+                    "DESTINATION",
+                    "DIED",
+                    "ATTEMPTS"
                 );
                 for m in v
                     .get("items")
@@ -111,7 +119,7 @@ pub fn dead(base: &str, action: DeadAction) -> ExitCode {
                     .into_iter()
                     .flatten()
                 {
-                    println!(
+                    say!(
                         "{:<36}  {:<20}  {:<25}  {:>8}  {}",
                         s(m, "id"),
                         s(m, "destination"),
@@ -128,7 +136,7 @@ pub fn dead(base: &str, action: DeadAction) -> ExitCode {
         }
         DeadAction::Replay { id } => {
             request(Method::POST, base, &format!("/admin/messages/{id}/replay")).map(|v| {
-                println!(
+                say!(
                     "{id}: {} (destination {})",
                     s(&v, "state"),
                     s(&v, "destination")
@@ -138,7 +146,7 @@ pub fn dead(base: &str, action: DeadAction) -> ExitCode {
         }
         DeadAction::Purge { id } => request(Method::DELETE, base, &format!("/admin/messages/{id}"))
             .map(|_| {
-                println!("{id}: purged");
+                say!("{id}: purged");
                 ExitCode::SUCCESS
             }),
     };
@@ -158,7 +166,7 @@ pub fn routes(base: &str, action: RoutesAction) -> ExitCode {
             request(Method::GET, base, &path).map(|v| {
                 match v.get("destination").and_then(Value::as_str) {
                     Some(d) => {
-                        println!("{d}");
+                        say!("{d}");
                         ExitCode::SUCCESS
                     }
                     None => {
@@ -169,7 +177,7 @@ pub fn routes(base: &str, action: RoutesAction) -> ExitCode {
             })
         }
         RoutesAction::Reload => request(Method::POST, base, "/admin/reload").map(|v| {
-            println!(
+            say!(
                 "reloaded: {} routes, {} senders",
                 n(&v, "routes"),
                 n(&v, "senders")
@@ -190,7 +198,7 @@ pub fn quarantine(base: &str, action: QuarantineAction) -> ExitCode {
                 &format!("/admin/quarantine/{tree}/{key}"),
             )
             .map(|_| {
-                println!("forgotten: {tree} {key}");
+                say!("forgotten: {tree} {key}");
                 ExitCode::SUCCESS
             })
             .unwrap_or_else(|code| code);
@@ -203,12 +211,12 @@ pub fn quarantine(base: &str, action: QuarantineAction) -> ExitCode {
     )
     .map(|v| {
         let total = n(&v, "total");
-        println!("{total} value(s) in quarantine");
+        say!("{total} value(s) in quarantine");
         if total > 0 {
-            println!("{:<12} {:<36} {:>8}  KEY", "TREE", "MESSAGE", "BYTES");
+            say!("{:<12} {:<36} {:>8}  KEY", "TREE", "MESSAGE", "BYTES");
         }
         for e in v["items"].as_array().into_iter().flatten() {
-            println!(
+            say!(
                 "{:<12} {:<36} {:>8}  {}",
                 s(e, "tree"),
                 s(e, "message_id"),

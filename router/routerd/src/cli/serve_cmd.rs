@@ -122,17 +122,17 @@ fn banner(
         .map(|a| a.to_string())
         .unwrap_or_default();
     let data = c.router.data_dir.display();
-    println!(
+    say!(
         "xoev-router {} ({}) is running",
         env!("CARGO_PKG_VERSION"),
         c.router.id
     );
-    println!("  public  https://{p}   POST /v1/messages, GET /v1/messages/{{id}}");
-    println!("  admin   http://{a}    /metrics /healthz /readyz /admin/...");
-    println!("  data    {data}   (config: {})", c.origin);
+    say!("  public  https://{p}   POST /v1/messages, GET /v1/messages/{{id}}");
+    say!("  admin   http://{a}    /metrics /healthz /readyz /admin/...");
+    say!("  data    {data}   (config: {})", c.origin);
     if c.router.dev_pki {
-        println!();
-        println!(
+        say!();
+        say!(
             "Development setup: {} PKI in {data}/pki. Not for production.",
             if generated {
                 "generated a"
@@ -142,15 +142,15 @@ fn banner(
         );
     }
     if let Some(s) = sample {
-        println!("Send the signed sample message:");
-        println!(
+        say!("Send the signed sample message:");
+        say!(
             "  curl -sS --cacert {data}/pki/ca.crt -H 'Content-Type: application/xml' --data-binary @{} https://{reach}/v1/messages",
             s.display()
         );
-        println!("Follow it with the status_url from the answer:");
-        println!("  curl -sS --cacert {data}/pki/ca.crt https://{reach}/v1/messages/<id>");
+        say!("Follow it with the status_url from the answer:");
+        say!("  curl -sS --cacert {data}/pki/ca.crt https://{reach}/v1/messages/<id>");
     }
-    println!("Stop with Ctrl-C (graceful: in-flight requests and deliveries finish first).");
+    say!("Stop with Ctrl-C (graceful: in-flight requests and deliveries finish first).");
 }
 
 async fn shutdown_signal() {

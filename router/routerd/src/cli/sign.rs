@@ -132,9 +132,10 @@ pub fn verify(trust: &Path, input: &Path) -> ExitCode {
                 .as_ref()
                 .map(|c| hex(&fingerprint(c)))
                 .unwrap_or_else(|| hex(&s.fingerprint_sha256));
-            println!(
+            say!(
                 "valid: signed by '{}' ({:?}, certificate sha256 {fp})",
-                s.subject, s.algorithm
+                s.subject,
+                s.algorithm
             );
             ExitCode::SUCCESS
         }
@@ -164,11 +165,11 @@ pub fn validate(schema: &Path, catalog: Option<&Path>, file: &Path) -> ExitCode 
     };
     match xoev_xsd::validate_bytes(&schema, &xml) {
         Ok(()) => {
-            println!("{}: valid", file.display());
+            say!("{}: valid", file.display());
             ExitCode::SUCCESS
         }
         Err(v) => {
-            println!("{}: {v}", file.display());
+            say!("{}: {v}", file.display());
             ExitCode::from(1)
         }
     }

@@ -574,3 +574,21 @@ fn serve_refuses_an_admin_listener_off_loopback_given_on_the_command_line() {
         "a refused configuration writes nothing"
     );
 }
+
+#[test]
+fn output_to_a_pipe_nobody_reads_is_dropped_without_a_panic() {
+    // `xoev-router dead list | head`: the reader leaves early. Here it left before the start.
+    let tmp = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xoev-router"))
+        .args(["certs", "--out"])
+        .arg(tmp.path().join("pki"))
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(tmp.path().join("pki").join("ca.crt").exists());
+}
