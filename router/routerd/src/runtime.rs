@@ -93,14 +93,7 @@ fn mailboxes(config: &Config) -> Result<HashMap<String, Mailbox>, String> {
 }
 
 fn unhex32(h: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if h.len() != 64 {
-        return None;
-    }
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    crate::tls::unhex(h)?.try_into().ok()
 }
 
 impl Runtime {

@@ -259,7 +259,7 @@ async fn quarantine(app: &App, q: &HashMap<String, String>) -> Resp {
 /// Removes one quarantined value for good, once an operator has looked at it: a damaged
 /// payload's segment file can then be reclaimed (docs/queue.md §7).
 async fn forget(app: &App, tree: &str, key: &str) -> Resp {
-    let Some(raw) = unhex(key) else {
+    let Some(raw) = crate::tls::unhex(key) else {
         return response::problem(&Problem::new(
             ProblemType::BadRequest,
             format!(
@@ -281,16 +281,6 @@ async fn forget(app: &App, tree: &str, key: &str) -> Resp {
         )),
         Err(e) => response::problem(&store_problem(e)),
     }
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 async fn message(app: &App, id: &str) -> Resp {
