@@ -35,7 +35,7 @@ pub fn describe(s: &SyncInProgress) -> String {
 
 /// Refuses new work while a sync hangs: it could not be acknowledged anyway, and waiting
 /// requests would only hold memory.
-pub fn refuse_while_stalled(app: &App) -> Result<(), Problem> {
+fn refuse_while_stalled(app: &App) -> Result<(), Problem> {
     match stalled_sync(app) {
         Some(s) => Err(Problem::new(
             ProblemType::StorageUnavailable,
@@ -49,13 +49,14 @@ pub fn refuse_while_stalled(app: &App) -> Result<(), Problem> {
     }
 }
 
-/// Runs a store step that waits for the disk, for at most `queue.sync_timeout`. `unconfirmed`
-/// tells the client what the timeout means for it.
+/// Runs a store step that waits for the disk, for at most `queue.sync_timeout`, and not at
+/// all while the disk is hung. `unconfirmed` tells the client what the timeout means for it.
 pub async fn bounded<T>(
     app: &App,
     unconfirmed: &str,
     step: impl Future<Output = Result<T, Problem>>,
 ) -> Result<T, Problem> {
+    refuse_while_stalled(app)?;
     let limit = app.config.queue.sync_timeout;
     match tokio::time::timeout(limit, step).await {
         Ok(result) => result,

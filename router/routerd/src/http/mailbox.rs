@@ -158,7 +158,6 @@ pub async fn fetch(
         let mailbox = authorize(&rt, kennung, conn, headers)?;
         // A fetch leases the message through the queue's writer, which waits for a disk that
         // does not answer (docs/queue.md §5.7).
-        crate::stall::refuse_while_stalled(app)?;
         let found = fetch_leased(app, mailbox, id);
         crate::stall::bounded(app, "the message was not fetched; fetch it again", found).await
     }
@@ -254,7 +253,6 @@ pub async fn close(
     let rt = app.runtime.get();
     let result = async {
         let mailbox = authorize(&rt, kennung, conn, headers)?;
-        crate::stall::refuse_while_stalled(app)?;
         // The owner deletes its copy only after a durable close, so every answer, a repeated
         // close's too, waits until the close is on disk, for at most `queue.sync_timeout`.
         let closed = crate::stall::bounded(

@@ -109,7 +109,6 @@ async fn accept(
         meta: meta.encode(),
         accepted_at: Timestamp::now(),
     };
-    crate::stall::refuse_while_stalled(app)?;
     let store_durably = async {
         let (record, ticket, duplicate) =
             match app.store.enqueue(msg).await.map_err(store_problem)? {
