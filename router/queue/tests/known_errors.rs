@@ -241,6 +241,19 @@ async fn damaged_segment_file_sends_its_message_to_the_dead_letters_and_stays_as
     assert_eq!(report.quarantined_segment_pointers, 1);
 }
 
+/// Quarantined segment pointers that keep their segment, and the consistency problems.
+fn pinning_pointers_and_problems(store: &SledStore) -> (u64, Vec<String>) {
+    let report = store.check_consistency().unwrap_or_default();
+    (report.quarantined_segment_pointers, report.problems)
+}
+
+async fn forget(store: &SledStore, id: Uuid) -> Option<bool> {
+    store
+        .forget_quarantined("payloads", id.as_bytes())
+        .await
+        .ok()
+}
+
 #[tokio::test]
 async fn forgetting_a_quarantined_segment_pointer_lets_its_segment_go() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -275,38 +288,17 @@ async fn forgetting_a_quarantined_segment_pointer_lets_its_segment_go() {
         segment.exists(),
         "the quarantined pointer keeps its segment"
     );
-    let report = store.check_consistency().unwrap_or_default();
-    assert_eq!(
-        (report.quarantined_segment_pointers, report.problems),
-        (1, vec![])
-    );
+    assert_eq!(pinning_pointers_and_problems(&store), (1, vec![]));
 
-    assert_eq!(
-        store
-            .forget_quarantined("payloads", bad.as_bytes())
-            .await
-            .ok(),
-        Some(true)
-    );
+    assert_eq!(forget(&store, bad).await, Some(true));
     assert!(purge(3_001).await.is_ok());
     assert!(
         !segment.exists(),
         "nothing points into the segment any more"
     );
     assert_eq!(store.quarantined().map(|q| q.len()).ok(), Some(0));
-    let report = store.check_consistency().unwrap_or_default();
-    assert_eq!(
-        (report.quarantined_segment_pointers, report.problems),
-        (0, vec![])
-    );
-    assert_eq!(
-        store
-            .forget_quarantined("payloads", bad.as_bytes())
-            .await
-            .ok(),
-        Some(false),
-        "forgotten once"
-    );
+    assert_eq!(pinning_pointers_and_problems(&store), (0, vec![]));
+    assert_eq!(forget(&store, bad).await, Some(false), "forgotten once");
     assert!(store.close().await.is_ok());
 }
 
