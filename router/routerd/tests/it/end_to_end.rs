@@ -465,6 +465,13 @@ async fn admin_listener_serves_metrics_health_and_readiness_but_the_public_one_d
     ] {
         assert!(text.contains(needle), "metrics lack `{needle}`:\n{text}");
     }
+    // The process metrics operators size memory by (the router runs in this test process).
+    assert!(
+        sample(&text, "process_resident_memory_bytes ") > 1 << 20,
+        "{text}"
+    );
+    assert!(sample(&text, "process_open_fds ") > 3, "{text}");
+    assert!(sample(&text, "process_threads ") >= 2, "{text}");
     // Enqueue, lease and completion depend on each other's answers: three transactions at
     // least, however the writer merges.
     let transactions = text

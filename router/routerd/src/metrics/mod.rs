@@ -2,6 +2,8 @@
 //! dsig, schema, queue, delivery, admin); label values come from bounded sets only (problem
 //! slugs, configured destination ids, fixed outcome names). `docs/metrics.md` lists them.
 
+mod process;
+
 use std::time::Duration;
 
 use prometheus::{
@@ -91,6 +93,9 @@ fn histogram_vec(
 impl Metrics {
     pub fn new(router_id: &str) -> Metrics {
         let r = Registry::new();
+        #[cfg(target_os = "linux")]
+        r.register(Box::new(process::ProcessCollector::new()))
+            .expect("unique metric");
         let build = IntGaugeVec::new(
             Opts::new(
                 "xoev_router_build_info",
