@@ -7,7 +7,11 @@
 //! ```
 //!
 //! Environment: `CACHE_MIB` (sled's cache, default 64), `REOPEN` (close and reopen the store
-//! between fill and drain, as a restarted router does), `EXIT_OPEN` (exit without closing, so
+//! between fill and drain, as a restarted router does), `KEEP_DIR=path` (use and keep this
+//! store directory), `OPEN_ONLY` (with `KEEP_DIR`: only open the store there and report the
+//! time and memory it took, as a restarted router; e.g. with the finished messages a run
+//! left behind; with `PURGE_PAYLOADS` also remove the finished messages' payloads, as once
+//! their retention has passed), `EXIT_OPEN` (exit without closing, so
 //! that heaptrack reports what is still allocated as "leaked").
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,16 +44,42 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
     let dir = tempfile::tempdir().expect("tempdir");
+    let path = std::env::var_os("KEEP_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("q"));
     let mut cfg = SledConfig::new(
-        dir.path().join("q"),
+        path,
         Limits {
             min_free_disk_bytes: 0,
             max_pending_bytes_per_destination: u64::MAX,
         },
     );
     cfg.cache_capacity_bytes = cache << 20;
+    let started = std::time::Instant::now();
     let mut store = Arc::new(SledStore::open(cfg.clone()).expect("open"));
-    println!("start: peak/rss {}", rss());
+    println!(
+        "opened in {:.2} s: peak/rss {}",
+        started.elapsed().as_secs_f64(),
+        rss()
+    );
+    if std::env::var_os("OPEN_ONLY").is_some() {
+        let depths: u64 = store.depths().values().map(|d| d.queued + d.dead).sum();
+        println!("queued or dead: {depths}");
+        if std::env::var_os("PURGE_PAYLOADS").is_some() {
+            // As once the payload retention has passed: records stay, payloads go.
+            let r = store
+                .purge_finished(
+                    Timestamp::now(),
+                    Duration::ZERO,
+                    Duration::from_secs(1 << 30),
+                )
+                .await
+                .expect("purge");
+            println!("purged {} payloads and {} records", r.payloads, r.records);
+        }
+        store.close().await.expect("close");
+        return;
+    }
     let payload = Bytes::from(vec![b'x'; size]);
     let sem = Arc::new(tokio::sync::Semaphore::new(conc));
     let mut tasks = tokio::task::JoinSet::new();
@@ -88,7 +118,7 @@ async fn main() {
         // As the router after a restart: drain a store that was opened on the backlog.
         store.close().await.expect("close");
         drop(store);
-        store = Arc::new(SledStore::open(cfg).expect("reopen"));
+        store = Arc::new(SledStore::open(cfg.clone()).expect("reopen"));
         println!("reopened: peak/rss {}", rss());
     }
     // Drain as the delivery workers do: one task per destination, leasing batches and
