@@ -526,17 +526,19 @@ async fn step(
             let pc = model.now.saturating_sub(*payload_ms);
             let rc = model.now.saturating_sub(*record_ms);
             let mut expected = PurgeReport::default();
+            // Records past their retention go with their payload; `payloads` counts only
+            // the payloads of records that stay.
+            let before = model.msgs.len();
+            model
+                .msgs
+                .retain(|_, m| m.finished_at.is_none_or(|f| f > rc));
+            expected.records = (before - model.msgs.len()) as u64;
             for m in model.msgs.values_mut() {
                 if m.payload_present && m.finished_at.is_some_and(|f| f <= pc) {
                     m.payload_present = false;
                     expected.payloads += 1;
                 }
             }
-            let before = model.msgs.len();
-            model
-                .msgs
-                .retain(|_, m| m.finished_at.is_none_or(|f| f > rc));
-            expected.records = (before - model.msgs.len()) as u64;
             prop_assert_eq!(got, expected);
         }
         Op::ListPending { dest } => {

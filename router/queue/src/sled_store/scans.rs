@@ -1,6 +1,7 @@
 //! Operations that walk an index: lease, lease expiry, listings, retention. Candidates are read
-//! in batches outside a transaction, then each is re-checked inside its own transaction (a
-//! concurrent change simply makes the candidate stale and it is skipped).
+//! in batches outside a transaction, then each is re-checked inside a transaction (its own, or
+//! for retention one per `PURGE_PER_TRANSACTION` candidates; a concurrent change simply makes
+//! the candidate stale and it is skipped).
 
 use std::ops::Bound;
 use std::time::Duration;
@@ -15,6 +16,12 @@ use super::tx::{Index, Tx, TxResult, storage};
 use crate::api::{LeaseToken, Leased, MessageRecord, PurgeReport, State, StoreError, Timestamp};
 
 const BATCH: usize = 256;
+
+/// Retention removals per transaction. One transaction per removal made retention cost
+/// about as much CPU as accepting the message had (a sled transaction is a log write and a
+/// wake-up of its IO threads); a larger one would hold sled's process-wide transaction lock,
+/// and so the writer, for longer.
+const PURGE_PER_TRANSACTION: usize = 64;
 
 type Kv = (IVec, IVec);
 
@@ -505,15 +512,19 @@ impl Inner {
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let payload_cutoff = now.0.saturating_sub(millis(payload_retention));
         let record_cutoff = now.0.saturating_sub(millis(record_retention));
+        // Records first: a record removed takes its payload along, so a message past both
+        // retentions (both are 30 days by default) is removed in one step instead of having
+        // its record rewritten without the payload first.
         for (index, cutoff) in [
-            (Index::FinPayload, payload_cutoff),
             (Index::FinRecord, record_cutoff),
+            (Index::FinPayload, payload_cutoff),
         ] {
             let hi = Bound::Included(keys::time_seq(cutoff, u64::MAX));
             let mut from = Bound::Unbounded;
             loop {
                 let batch = self.scan(index, from.clone(), hi.clone(), BATCH)?;
                 let full = batch.len() == BATCH;
+                let mut entries = Vec::with_capacity(batch.len());
                 for (key, value) in &batch {
                     from = Bound::Excluded(key.to_vec());
                     let Some(id) = keys::value_id(value).filter(|_| value.len() == 16) else {
@@ -525,34 +536,22 @@ impl Inner {
                         )?;
                         continue;
                     };
-                    let (purged, _) = self.commit(|tx| {
-                        let Some(old) = tx.load(id)? else {
-                            tx.drop_dangling(index, key, "", 0)?;
-                            return Ok(false);
-                        };
-                        let finished = matches!(old.rec.state, State::Delivered | State::Forwarded)
-                            && old.finished_at.is_some_and(|t| t.0 <= cutoff);
-                        if !finished {
-                            return Ok(false);
-                        }
-                        tx.remove_payload(id)?;
-                        if index == Index::FinPayload {
-                            if !old.rec.payload_present {
-                                return Ok(false);
+                    entries.push((key, id));
+                }
+                for chunk in entries.chunks(PURGE_PER_TRANSACTION) {
+                    let (purged, _) = self.commit_n(
+                        |tx| {
+                            let mut purged = 0;
+                            for (key, id) in chunk {
+                                purged += u64::from(purge_one(tx, index, key, *id, cutoff)?);
                             }
-                            let mut new = old.clone();
-                            new.rec.payload_present = false;
-                            tx.write(Some(&old), Some(&new))?;
-                        } else {
-                            tx.write(Some(&old), None)?;
-                        }
-                        Ok(true)
-                    })?;
-                    if purged {
-                        match index {
-                            Index::FinPayload => report.payloads += 1,
-                            _ => report.records += 1,
-                        }
+                            Ok(purged)
+                        },
+                        chunk.len(),
+                    )?;
+                    match index {
+                        Index::FinPayload => report.payloads += purged,
+                        _ => report.records += purged,
                     }
                 }
                 if !full {
@@ -562,4 +561,30 @@ impl Inner {
         }
         Ok(report)
     }
+}
+
+/// Removes the payload (`FinPayload`) or the whole record (`FinRecord`) of one finished
+/// message whose index entry `key` was found at or before `cutoff`. Whether it did.
+fn purge_one(tx: &Tx<'_>, index: Index, key: &IVec, id: uuid::Uuid, cutoff: u64) -> TxResult<bool> {
+    let Some(old) = tx.load(id)? else {
+        tx.drop_dangling(index, key, "", 0)?;
+        return Ok(false);
+    };
+    let finished = matches!(old.rec.state, State::Delivered | State::Forwarded)
+        && old.finished_at.is_some_and(|t| t.0 <= cutoff);
+    if !finished {
+        return Ok(false);
+    }
+    tx.remove_payload(id)?;
+    if index == Index::FinPayload {
+        if !old.rec.payload_present {
+            return Ok(false);
+        }
+        let mut new = old.clone();
+        new.rec.payload_present = false;
+        tx.write(Some(&old), Some(&new))?;
+    } else {
+        tx.write(Some(&old), None)?;
+    }
+    Ok(true)
 }

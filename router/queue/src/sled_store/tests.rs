@@ -399,6 +399,73 @@ async fn purge_finished_removes_payloads_first_and_records_later() {
 }
 
 #[tokio::test]
+async fn retention_purges_hundreds_of_messages_in_a_few_transactions_and_only_the_expired_ones() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = open(&dir);
+    for n in 0..300 {
+        accept(&store, msg(n, "a", "x")).await;
+    }
+    // 290 finish one millisecond apart from 10,000 on; 10 stay queued.
+    let mut leased = Vec::new();
+    while leased.len() < 290 {
+        let want = 290 - leased.len();
+        let more = store.lease("a", Timestamp(2_000), LEASE, want).await;
+        let more = more.unwrap_or_else(|e| panic!("lease: {e}"));
+        assert!(!more.is_empty(), "nothing more to lease");
+        leased.extend(more);
+    }
+    for (i, l) in leased.iter().enumerate() {
+        let done = Completion::Delivered {
+            detail: String::new(),
+        };
+        let at = Timestamp(10_000 + i as u64);
+        assert!(store.complete(&l.lease, done, at).await.is_ok());
+    }
+    let (p, r) = (Duration::from_secs(1), Duration::from_secs(5));
+    let transactions = || store.stats().transactions_total;
+
+    // Payloads that finished up to 10,149: the first 150.
+    let before = transactions();
+    let purged = store.purge_finished(Timestamp(11_149), p, r).await;
+    let purged = purged.unwrap_or_else(|e| panic!("purge: {e}"));
+    assert_eq!((purged.payloads, purged.records), (150, 0));
+    assert!(transactions() - before <= 3, "{}", transactions() - before);
+    assert_eq!(
+        store.payload(leased[149].record.id).await.ok().flatten(),
+        None
+    );
+    assert!(
+        store
+            .payload(leased[150].record.id)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+    );
+    consistent(&store).await;
+
+    // Then all 290 records, the other 140 payloads with their records (no payload is counted:
+    // none of their records stays).
+    let before = transactions();
+    let purged = store.purge_finished(Timestamp(15_289), p, r).await;
+    let purged = purged.unwrap_or_else(|e| panic!("purge: {e}"));
+    assert_eq!((purged.payloads, purged.records), (0, 290));
+    assert!(transactions() - before <= 5, "{}", transactions() - before);
+    for l in &leased {
+        assert_eq!(store.get(l.record.id).await.ok().flatten(), None);
+        assert_eq!(store.payload(l.record.id).await.ok().flatten(), None);
+    }
+    assert_eq!(store.depth("a").queued, 10);
+    for n in 0..300u128 {
+        let kept = store.get(Uuid::from_u128(n)).await.ok().flatten();
+        if !leased.iter().any(|l| l.record.id.as_u128() == n) {
+            assert_eq!(kept.map(|r| r.state), Some(State::Queued), "message {n}");
+        }
+    }
+    consistent(&store).await;
+}
+
+#[tokio::test]
 async fn a_record_purged_while_its_id_is_resubmitted_is_not_replaced_by_a_pointer_to_no_file() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store = open(&dir);
