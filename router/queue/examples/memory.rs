@@ -10,8 +10,8 @@
 //! between fill and drain, as a restarted router does), `KEEP_DIR=path` (use and keep this
 //! store directory), `OPEN_ONLY` (with `KEEP_DIR`: only open the store there and report the
 //! time and memory it took, as a restarted router; e.g. with the finished messages a run
-//! left behind; with `PURGE_PAYLOADS` also remove the finished messages' payloads, as once
-//! their retention has passed), `EXIT_OPEN` (exit without closing, so
+//! left behind; with `PURGE=payloads` also remove the finished messages' payloads, as once
+//! their retention has passed, with `PURGE=all` their records too), `EXIT_OPEN` (exit without closing, so
 //! that heaptrack reports what is still allocated as "leaked").
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,21 @@ fn rss() -> String {
         .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
         .collect::<Vec<_>>()
         .join(" / ")
+}
+
+/// User and system CPU time of this process so far (`/proc/self/stat`, in clock ticks of
+/// 1/100 s).
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let f: Vec<&str> = s[s.rfind(')').map_or(0, |i| i + 1)..]
+        .split_whitespace()
+        .collect();
+    let tick = |n: usize| {
+        f.get(n - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(14) + tick(15)) / 100.0
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -65,16 +80,24 @@ async fn main() {
     if std::env::var_os("OPEN_ONLY").is_some() {
         let depths: u64 = store.depths().values().map(|d| d.queued + d.dead).sum();
         println!("queued or dead: {depths}");
-        if std::env::var_os("PURGE_PAYLOADS").is_some() {
-            // As once the payload retention has passed: records stay, payloads go.
+        if let Ok(what) = std::env::var("PURGE") {
+            // As once the retention has passed: `payloads` removes the finished messages'
+            // payloads (records stay), `all` their records too.
+            let records = match what.as_str() {
+                "payloads" => Duration::from_secs(1 << 30),
+                "all" => Duration::ZERO,
+                other => panic!("PURGE={other}: payloads or all"),
+            };
+            let (started, cpu) = (std::time::Instant::now(), cpu_seconds());
             let r = store
-                .purge_finished(
-                    Timestamp::now(),
-                    Duration::ZERO,
-                    Duration::from_secs(1 << 30),
-                )
+                .purge_finished(Timestamp::now(), Duration::ZERO, records)
                 .await
                 .expect("purge");
+            println!(
+                "purge took {:.1} s, {:.1} s of CPU",
+                started.elapsed().as_secs_f64(),
+                cpu_seconds() - cpu
+            );
             println!("purged {} payloads and {} records", r.payloads, r.records);
         }
         store.close().await.expect("close");
