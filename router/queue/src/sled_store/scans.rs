@@ -18,10 +18,10 @@ use crate::api::{LeaseToken, Leased, MessageRecord, PurgeReport, State, StoreErr
 const BATCH: usize = 256;
 
 /// Retention removals per transaction. One transaction per removal made retention cost
-/// about as much CPU as accepting the message had (a sled transaction is a log write and a
-/// wake-up of its IO threads); a larger one would hold sled's process-wide transaction lock,
-/// and so the writer, for longer.
-const PURGE_PER_TRANSACTION: usize = 64;
+/// more CPU than accepting the message had (a sled transaction is a log write and a wake-up
+/// of its IO threads); 16 cost what 64 did (docs/benchmarks.md, round 19) and hold sled's
+/// process-wide transaction lock, which the writer waits for, a quarter as long.
+const PURGE_PER_TRANSACTION: usize = 16;
 
 type Kv = (IVec, IVec);
 

@@ -429,7 +429,8 @@ async fn retention_purges_hundreds_of_messages_in_a_few_transactions_and_only_th
     let purged = store.purge_finished(Timestamp(11_149), p, r).await;
     let purged = purged.unwrap_or_else(|e| panic!("purge: {e}"));
     assert_eq!((purged.payloads, purged.records), (150, 0));
-    assert!(transactions() - before <= 3, "{}", transactions() - before);
+    // 16 to a transaction: 10 (one per removal: 150).
+    assert!(transactions() - before <= 10, "{}", transactions() - before);
     assert_eq!(
         store.payload(leased[149].record.id).await.ok().flatten(),
         None
@@ -450,7 +451,7 @@ async fn retention_purges_hundreds_of_messages_in_a_few_transactions_and_only_th
     let purged = store.purge_finished(Timestamp(15_289), p, r).await;
     let purged = purged.unwrap_or_else(|e| panic!("purge: {e}"));
     assert_eq!((purged.payloads, purged.records), (0, 290));
-    assert!(transactions() - before <= 5, "{}", transactions() - before);
+    assert!(transactions() - before <= 19, "{}", transactions() - before);
     for l in &leased {
         assert_eq!(store.get(l.record.id).await.ok().flatten(), None);
         assert_eq!(store.payload(l.record.id).await.ok().flatten(), None);
