@@ -466,6 +466,58 @@ async fn retention_purges_hundreds_of_messages_in_a_few_transactions_and_only_th
     consistent(&store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_running_when_the_store_closes_stops_at_its_next_transaction() {
+    // A purge of a month of messages runs for minutes (it pauses between transactions); a
+    // router that stops must not wait for it.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = std::sync::Arc::new(open(&dir));
+    let n = 3_000u128;
+    for i in 0..n {
+        accept(&store, msg(i, "a", "x")).await;
+    }
+    let mut last = None;
+    loop {
+        let leased = store.lease("a", Timestamp(2_000), LEASE, 256).await;
+        let leased = leased.unwrap_or_else(|e| panic!("lease: {e}"));
+        if leased.is_empty() {
+            break;
+        }
+        for l in leased {
+            let done = Completion::Delivered {
+                detail: String::new(),
+            };
+            assert!(
+                store
+                    .complete(&l.lease, done, Timestamp(10_000))
+                    .await
+                    .is_ok()
+            );
+            last = Some(l.record.id);
+        }
+    }
+    let last = last.unwrap_or_else(|| panic!("nothing delivered"));
+    let purging = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let day = Duration::from_secs(86_400);
+            store.purge_finished(Timestamp(1 << 40), day, day).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(store.close().await.is_ok());
+    let stopped = tokio::time::timeout(Duration::from_secs(5), purging).await;
+    let stopped = stopped.unwrap_or_else(|_| panic!("the purge went on after the close"));
+    assert!(
+        matches!(stopped, Ok(Err(StoreError::Closed))),
+        "{stopped:?}"
+    );
+    drop(store);
+    let store = open(&dir);
+    assert!(store.get(last).await.ok().flatten().is_some());
+    consistent(&store).await;
+}
+
 #[tokio::test]
 async fn a_record_purged_while_its_id_is_resubmitted_is_not_replaced_by_a_pointer_to_no_file() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
