@@ -316,7 +316,15 @@ async fn maintain(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             }
             _ = purge.tick() => {
                 let q = &app.config.queue;
-                match app.store.purge_finished(Timestamp::now(), q.payload_retention, q.record_retention).await {
+                let run = app.store.purge_finished(Timestamp::now(), q.payload_retention, q.record_retention);
+                // A purge of a month's messages runs for minutes (it pauses for new messages);
+                // a stop does not wait for it: it ends at its next transaction once the
+                // store is closed, and the next start purges the rest.
+                let result = tokio::select! {
+                    r = run => r,
+                    _ = stop.changed() => return,
+                };
+                match result {
                     Ok(r) if r.payloads + r.records > 0 => tracing::info!(payloads = r.payloads, records = r.records, "retention purge"),
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "retention purge failed"),
