@@ -113,6 +113,16 @@ fn the_one_segment(dir: &Path) -> std::path::PathBuf {
     files[0].clone()
 }
 
+/// Both payloads `seed` writes share one segment; its last byte belongs to message 2.
+/// Returns the segment's path.
+fn damage_the_last_byte_of_the_one_segment(dir: &Path) -> std::path::PathBuf {
+    let segment = the_one_segment(dir);
+    let mut bytes = std::fs::read(&segment).unwrap_or_default();
+    flip_last(&mut bytes);
+    assert!(std::fs::write(&segment, &bytes).is_ok());
+    segment
+}
+
 fn flip_last(v: &mut [u8]) {
     if let Some(b) = v.last_mut() {
         *b ^= 0x40;
@@ -231,11 +241,7 @@ async fn corrupt_payload_sends_its_message_to_the_dead_letters_not_to_oblivion()
 async fn damaged_segment_file_sends_its_message_to_the_dead_letters_and_stays_as_evidence() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     seed(dir.path(), 2).await;
-    // Both payloads are in one segment; damage the last byte, which belongs to message 2.
-    let segment = the_one_segment(dir.path());
-    let mut bytes = std::fs::read(&segment).unwrap_or_default();
-    flip_last(&mut bytes);
-    assert!(std::fs::write(&segment, &bytes).is_ok());
+    let _ = damage_the_last_byte_of_the_one_segment(dir.path());
     let report = reopen_and_lease_around(dir.path(), 1, Uuid::from_u128(2)).await;
     // The quarantined pointer keeps its segment counted: the file stays as evidence.
     assert_eq!(report.quarantined_segment_pointers, 1);
@@ -258,10 +264,7 @@ async fn forget(store: &SledStore, id: Uuid) -> Option<bool> {
 async fn forgetting_a_quarantined_segment_pointer_lets_its_segment_go() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     seed(dir.path(), 2).await;
-    let segment = the_one_segment(dir.path());
-    let mut bytes = std::fs::read(&segment).unwrap_or_default();
-    flip_last(&mut bytes);
-    assert!(std::fs::write(&segment, &bytes).is_ok());
+    let segment = damage_the_last_byte_of_the_one_segment(dir.path());
     let store =
         SledStore::open(config(dir.path(), Arc::default())).unwrap_or_else(|e| panic!("{e}"));
     let bad = Uuid::from_u128(2);
