@@ -189,21 +189,22 @@ pub fn routes(base: &str, action: RoutesAction) -> ExitCode {
 }
 
 pub fn quarantine(base: &str, action: QuarantineAction) -> ExitCode {
-    let limit = match action {
-        QuarantineAction::List { limit } => limit,
-        QuarantineAction::Forget { tree, key } => {
-            return request(
-                Method::DELETE,
-                base,
-                &format!("/admin/quarantine/{tree}/{key}"),
-            )
-            .map(|_| {
-                say!("forgotten: {tree} {key}");
-                ExitCode::SUCCESS
-            })
-            .unwrap_or_else(|code| code);
-        }
-    };
+    match action {
+        QuarantineAction::List { limit } => list_quarantine(base, limit),
+        QuarantineAction::Forget { tree, key } => request(
+            Method::DELETE,
+            base,
+            &format!("/admin/quarantine/{tree}/{key}"),
+        )
+        .map(|_| {
+            say!("forgotten: {tree} {key}");
+            ExitCode::SUCCESS
+        })
+        .unwrap_or_else(|code| code),
+    }
+}
+
+fn list_quarantine(base: &str, limit: usize) -> ExitCode {
     request(
         Method::GET,
         base,
